@@ -1,0 +1,19 @@
+# Per-target build settings: warnings and sanitizers are properties of lifeline's own
+# targets, never global flags, so a consumer's build is not changed by ours.
+
+# lifeline_target_defaults(<target>): warnings (errors in CI) and the sanitizers chosen
+# with LIFELINE_SANITIZERS.
+function(lifeline_target_defaults target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+    -Wconversion -Wsign-conversion -Wnull-dereference -Wimplicit-fallthrough
+    $<$<BOOL:$ENV{CI}>:-Werror>)
+  if(LIFELINE_SANITIZERS)
+    get_target_property(type ${target} TYPE)
+    set(flags -fsanitize=${LIFELINE_SANITIZERS} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_compile_options(${target} PRIVATE ${flags})
+    if(NOT type STREQUAL "STATIC_LIBRARY" AND NOT type STREQUAL "OBJECT_LIBRARY")
+      target_link_options(${target} PRIVATE ${flags})
+    endif()
+  endif()
+endfunction()

@@ -1,0 +1,119 @@
+// lifeline/frame.hpp — the frames two lifeline peers exchange, as plain C++ values.
+//
+// A session is a stream of length-prefixed FlatBuffers frames (protocol/WIRE_FORMAT.md
+// documents every byte). These types are lifeline's own view of those frames, so game
+// code and the session layer never see generated FlatBuffers code: the schema can evolve
+// without touching a game server's headers.
+//
+// Views, not copies: a decoded data_frame's payload and a close_frame's detail point into
+// the decoder's input or buffer, valid until the decoder's next call. Copy what you keep.
+//
+//   lifeline::frame_encoder encoder;
+//   auto bytes = encoder.encode(lifeline::beat_frame{.sent_at = lifeline::to_wire_timestamp(now)}, ec);
+//   // ... bytes go to the socket; the peer's frame_decoder yields the same beat_frame.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <variant>
+
+namespace lifeline {
+
+/// The one protocol version this build speaks. Hello/Welcome frames carrying another
+/// version are rejected with frame_error::unsupported_protocol_version.
+inline constexpr std::uint16_t protocol_version = 1;
+
+/// Every frame starts with a 4-byte little-endian length of the FlatBuffer that follows.
+inline constexpr std::size_t frame_length_prefix_size = 4;
+
+/// Default and hard ceiling for the configurable maximum frame size (length prefix
+/// excluded). The ceiling keeps a misconfiguration from turning into unbounded buffering.
+inline constexpr std::size_t default_max_frame_size = 64 * 1024;
+inline constexpr std::size_t max_frame_size_ceiling = 16 * 1024 * 1024;
+
+/// A 32-bit microsecond stamp of one side's monotonic clock, modulo 2^32 (it wraps every
+/// 71.6 minutes). Only the difference between two stamps of the same clock means anything.
+struct wire_timestamp {
+  std::uint32_t microseconds_mod_2_32 = 0;
+  friend bool operator==(wire_timestamp, wire_timestamp) = default;
+};
+
+/// The stamp of a monotonic time point.
+[[nodiscard]] constexpr wire_timestamp to_wire_timestamp(std::chrono::steady_clock::time_point t) noexcept {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  return {static_cast<std::uint32_t>(static_cast<std::uint64_t>(us))};
+}
+
+/// Time from `earlier` to `later`, both stamps of the same clock less than 71 minutes apart.
+[[nodiscard]] constexpr std::chrono::microseconds elapsed_between(wire_timestamp earlier,
+                                                                  wire_timestamp later) noexcept {
+  return std::chrono::microseconds{
+      static_cast<std::uint32_t>(later.microseconds_mod_2_32 - earlier.microseconds_mod_2_32)};
+}
+
+/// Heartbeat. Sent only after an interval with nothing else sent. The receiver's
+/// round-trip time is now - echo_of_peer - held_for (see round_trip_time()).
+struct beat_frame {
+  wire_timestamp sent_at;                   ///< sender's clock when this beat left
+  wire_timestamp echo_of_peer;              ///< last sent_at received from the peer; 0: none yet
+  std::chrono::microseconds held_for{0};    ///< how long the sender held that echo (≤ 71 min)
+  friend bool operator==(const beat_frame&, const beat_frame&) = default;
+};
+
+/// Opaque game bytes.
+struct data_frame {
+  std::span<const std::byte> payload;
+};
+
+/// Client -> server, the first frame of a session.
+struct hello_frame {
+  std::uint16_t version = protocol_version;
+  std::chrono::milliseconds heartbeat_interval{0};
+  std::chrono::milliseconds dead_after{0};
+  friend bool operator==(const hello_frame&, const hello_frame&) = default;
+};
+
+/// Server -> client, the answer to hello: the settings both sides now use.
+struct welcome_frame {
+  std::uint16_t version = protocol_version;
+  std::chrono::milliseconds heartbeat_interval{0};
+  std::chrono::milliseconds dead_after{0};
+  std::uint64_t session_id = 0;
+  friend bool operator==(const welcome_frame&, const welcome_frame&) = default;
+};
+
+/// Why a peer ends a session, as carried on the wire. Values a newer peer sends that this
+/// build does not know decode as `other`.
+enum class close_code : std::uint8_t {
+  normal = 0,
+  shutdown = 1,
+  protocol_error = 2,
+  unsupported_version = 3,
+  server_full = 4,
+  handshake_timeout = 5,
+  heartbeat_timeout = 6,
+  write_stalled = 7,
+  other = 255,
+};
+
+/// Either side, the last frame it sends.
+struct close_frame {
+  close_code code = close_code::normal;
+  std::string_view detail;   ///< for logs; may be empty
+};
+
+/// One decoded frame; the alternative held is the frame's type.
+using frame = std::variant<beat_frame, data_frame, hello_frame, welcome_frame, close_frame>;
+
+/// Round-trip time from a beat just received at `now`, or nullopt-like zero when the beat
+/// echoes nothing yet. Wrap-safe for RTTs under 71 minutes.
+[[nodiscard]] constexpr std::chrono::microseconds round_trip_time(const beat_frame& beat,
+                                                                  wire_timestamp now) noexcept {
+  if (beat.echo_of_peer == wire_timestamp{}) return std::chrono::microseconds{0};
+  return elapsed_between(beat.echo_of_peer, now) - beat.held_for;
+}
+
+}  // namespace lifeline

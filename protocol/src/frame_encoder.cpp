@@ -1,0 +1,95 @@
+#include <lifeline/frame_encoder.hpp>
+
+#include "lifeline/wire/frame_generated.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace lifeline {
+namespace {
+
+std::uint32_t to_wire_ms(std::chrono::milliseconds d) {
+  return static_cast<std::uint32_t>(d.count());
+}
+
+template <class... F>
+struct overloaded : F... {
+  using F::operator()...;
+};
+
+}  // namespace
+
+struct frame_encoder::state {
+  flatbuffers::FlatBufferBuilder fbb{256};
+};
+
+frame_encoder::frame_encoder(std::size_t max_frame_size)
+    : state_(std::make_unique<state>()), max_frame_size_(max_frame_size) {
+  if (max_frame_size == 0 || max_frame_size > max_frame_size_ceiling)
+    throw std::invalid_argument("max_frame_size: must be in [1, " +
+                                std::to_string(max_frame_size_ceiling) + "], got " +
+                                std::to_string(max_frame_size));
+}
+
+frame_encoder::~frame_encoder() = default;
+frame_encoder::frame_encoder(frame_encoder&&) noexcept = default;
+frame_encoder& frame_encoder::operator=(frame_encoder&&) noexcept = default;
+
+std::size_t frame_encoder::max_frame_size() const noexcept { return max_frame_size_; }
+
+std::span<const std::byte> frame_encoder::encode(const frame& f, std::error_code& ec) {
+  ec.clear();
+  if (const auto* data = std::get_if<data_frame>(&f); data && data->payload.size() > max_frame_size_) {
+    ec = frame_error::frame_too_large;  // cheap early answer; the exact check is below
+    return {};
+  }
+
+  auto& fbb = state_->fbb;
+  fbb.Clear();
+  const auto root = std::visit(
+      overloaded{
+          [&](const beat_frame& b) {
+            const wire::Beat beat(b.sent_at.microseconds_mod_2_32, b.echo_of_peer.microseconds_mod_2_32,
+                                  static_cast<std::uint32_t>(b.held_for.count()));
+            wire::FrameBuilder builder(fbb);
+            builder.add_beat(&beat);
+            return builder.Finish();
+          },
+          [&](const data_frame& d) {
+            const auto payload = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(d.payload.data()),
+                                                  d.payload.size());
+            wire::FrameBuilder builder(fbb);
+            builder.add_data(payload);
+            return builder.Finish();
+          },
+          [&](const hello_frame& h) {
+            const auto hello = wire::CreateHello(fbb, h.version, to_wire_ms(h.heartbeat_interval),
+                                                 to_wire_ms(h.dead_after));
+            return wire::CreateFrame(fbb, nullptr, 0, wire::Control::Hello, hello.Union());
+          },
+          [&](const welcome_frame& w) {
+            const wire::U64 id(static_cast<std::uint32_t>(w.session_id),
+                               static_cast<std::uint32_t>(w.session_id >> 32));
+            const auto welcome = wire::CreateWelcome(fbb, w.version, to_wire_ms(w.heartbeat_interval),
+                                                     to_wire_ms(w.dead_after), &id);
+            return wire::CreateFrame(fbb, nullptr, 0, wire::Control::Welcome, welcome.Union());
+          },
+          [&](const close_frame& c) {
+            const auto detail = c.detail.empty()
+                                    ? flatbuffers::Offset<flatbuffers::String>{}
+                                    : fbb.CreateString(c.detail.data(), c.detail.size());
+            const auto close = wire::CreateClose(fbb, static_cast<wire::CloseCode>(c.code), detail);
+            return wire::CreateFrame(fbb, nullptr, 0, wire::Control::Close, close.Union());
+          },
+      },
+      f);
+  fbb.FinishSizePrefixed(root);
+
+  if (fbb.GetSize() - frame_length_prefix_size > max_frame_size_) {
+    ec = frame_error::frame_too_large;
+    return {};
+  }
+  return std::as_bytes(std::span{fbb.GetBufferPointer(), fbb.GetSize()});
+}
+
+}  // namespace lifeline
