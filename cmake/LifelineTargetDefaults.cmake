@@ -6,7 +6,7 @@
 function(lifeline_target_defaults target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-    -Wconversion -Wsign-conversion -Wnull-dereference -Wimplicit-fallthrough
+    -Wconversion -Wsign-conversion -Wimplicit-fallthrough
     $<$<BOOL:$ENV{CI}>:-Werror>)
   if(LIFELINE_SANITIZERS)
     get_target_property(type ${target} TYPE)

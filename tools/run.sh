@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The README's two commands. Each installs what is missing (Debian packages), builds, and runs.
+#   ./tools/run.sh bench [flags]   the main job: benchmarks and their side-by-side report
+#   ./tools/run.sh test            every test: unit, package, fault and fuzz suites
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+usage() {
+  sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  echo "Flags after 'bench' go to the benchmark binary (try: ./tools/run.sh bench --help)."
+}
+
+jobs=$(nproc)
+case "${1:-}" in
+  bench)
+    shift
+    bash tools/install-deps.sh
+    cmake --preset release >/dev/null
+    cmake --build --preset release --parallel "$jobs" --target lifeline_micro_bench
+    exec ./build/release/bench/lifeline_micro_bench "$@"
+    ;;
+  test)
+    bash tools/install-deps.sh
+    # Debug with AddressSanitizer and UndefinedBehaviorSanitizer: unit, package and bench smoke tests.
+    cmake --preset dev >/dev/null
+    cmake --build --preset dev --parallel "$jobs"
+    ctest --preset dev --parallel "$jobs"
+    # clang with libFuzzer: a bounded fuzzing run of the frame decoder.
+    cmake --preset fuzz >/dev/null
+    cmake --build --preset fuzz --parallel "$jobs"
+    ctest --preset fuzz
+    ;;
+  -h|--help|help)
+    usage
+    ;;
+  *)
+    usage >&2
+    exit 2
+    ;;
+esac
