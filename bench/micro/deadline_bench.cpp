@@ -5,6 +5,8 @@
 //                     T = 3 s of silence; 0.1% of touches make their session go silent
 //                     instead, and a dead session is replaced by a fresh one. Time
 //                     advances in 4 ms loop turns. Reported per touch, all upkeep included.
+//   touch_and_expire_30hz  the same with every session heard 30 times a second, as an
+//                     active player's game messages would be (at 10^4 and 10^5 only)
 //   expire            N deadlines spread over T; each turn fires the ~N*4ms/T now due and
 //                     re-arms them (a steady churn of expiries). Reported per expiry.
 #include "deadline_strategies.hpp"
@@ -17,7 +19,7 @@ namespace lifeline::bench {
 namespace {
 
 constexpr duration timeout = 3s;
-constexpr duration heard_every = 1s;
+constexpr duration heartbeat_interval = 1s;  // an idle session is heard once per interval
 constexpr duration loop_turn = 4ms;
 constexpr std::size_t spare_sessions = 64;  // sessions opened and closed by schedule_cancel
 const time_point start{std::chrono::hours{1}};
@@ -57,7 +59,7 @@ void schedule_cancel(benchmark::State& state) {
 }
 
 template <class Strategy>
-void touch_and_expire(benchmark::State& state) {
+void touch_and_expire(benchmark::State& state, duration heard_every) {
   const auto n = sessions_of(state);
   Strategy strategy(n, timeout, start - heard_every);
   arm_spread(strategy, n, start, heard_every);
@@ -142,7 +144,10 @@ void register_strategy() {
     b->Unit(benchmark::kNanosecond);
   };
   sizes(benchmark::RegisterBenchmark(("schedule_cancel/" + name).c_str(), schedule_cancel<Strategy>));
-  sizes(benchmark::RegisterBenchmark(("touch_and_expire/" + name).c_str(), touch_and_expire<Strategy>));
+  sizes(benchmark::RegisterBenchmark(("touch_and_expire/" + name).c_str(), touch_and_expire<Strategy>, heartbeat_interval));
+  benchmark::RegisterBenchmark(("touch_and_expire_30hz/" + name).c_str(), touch_and_expire<Strategy>, heartbeat_interval / 30)
+      ->Arg(10'000)
+      ->Arg(100'000);
   sizes(benchmark::RegisterBenchmark(("expire/" + name).c_str(), expire<Strategy>));
 }
 
