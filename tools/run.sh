@@ -21,14 +21,15 @@ case "${1:-}" in
     ;;
   test)
     bash tools/install-deps.sh
-    # Debug with AddressSanitizer and UndefinedBehaviorSanitizer: unit, package and bench smoke tests.
-    cmake --preset dev >/dev/null
-    cmake --build --preset dev --parallel "$jobs"
-    ctest --preset dev --parallel "$jobs"
-    # clang with libFuzzer: a bounded fuzzing run of the frame decoder.
+    # clang with libFuzzer: a bounded (60 s) fuzzing run of the frame decoder.
     cmake --preset fuzz >/dev/null
     cmake --build --preset fuzz --parallel "$jobs"
     ctest --preset fuzz
+    # Debug with AddressSanitizer and UndefinedBehaviorSanitizer: unit, package and bench
+    # smoke tests. Last, so its summary is the run's closing line.
+    cmake --preset dev >/dev/null
+    cmake --build --preset dev --parallel "$jobs"
+    ctest --preset dev --parallel "$jobs"
     ;;
   -h|--help|help)
     usage

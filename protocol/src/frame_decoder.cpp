@@ -73,6 +73,9 @@ std::optional<frame> frame_decoder::fail(frame_error e, std::error_code& ec) {
   error_ = e;
   ec = error_;
   input_ = {};
+  std::vector<std::byte>().swap(body_);  // a failed stream keeps no memory
+  prefix_filled_ = body_expected_ = 0;
+  body_yielded_ = false;
   return std::nullopt;
 }
 

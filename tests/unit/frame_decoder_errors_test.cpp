@@ -187,3 +187,18 @@ TEST_CASE("frame errors have a category and messages for logs") {
   CHECK(std::string(ec.category().name()) == "lifeline.frame");
   CHECK(ec.message() == "frame length above the maximum frame size");
 }
+
+TEST_CASE("a frame that fails verification after arriving in pieces leaves no buffer behind") {
+  const std::vector<std::byte> garbage(4000, std::byte{0xEE});
+  const auto stream = with_length_prefix(garbage, 4000);
+  frame_decoder decoder;
+  std::error_code ec;
+  decoder.feed(std::span{stream}.first(1000));
+  CHECK_FALSE(decoder.next(ec).has_value());
+  CHECK(decoder.heap_bytes() > 0);
+  decoder.feed(std::span{stream}.subspan(1000));
+  CHECK_FALSE(decoder.next(ec).has_value());
+  CHECK(ec == frame_error::malformed_frame);
+  CHECK(decoder.heap_bytes() == 0);
+  CHECK(decoder.buffered_bytes() == 0);
+}

@@ -47,11 +47,11 @@ class frame_decoder {
   /// The frame's views stay valid until the next call to next() or feed().
   [[nodiscard]] std::optional<frame> next(std::error_code& ec);
 
-  /// The stream has ended (EOF): frame_error::truncated_frame if it ended inside a frame,
-  /// else the sticky error if any, else success.
+  /// The stream has ended (EOF): the sticky error if there was one, else
+  /// frame_error::truncated_frame if it ended inside a frame, else success.
   [[nodiscard]] std::error_code finish() const noexcept;
 
-  /// Bytes held for an incomplete frame (0 for an idle session). For stats and tests.
+  /// Bytes held for an incomplete frame (0 for an idle session, and after an error).
   [[nodiscard]] std::size_t buffered_bytes() const noexcept;
   /// Heap bytes the decoder holds (capacity of its partial-frame buffer).
   [[nodiscard]] std::size_t heap_bytes() const noexcept { return body_.capacity(); }
