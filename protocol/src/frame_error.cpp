@@ -15,6 +15,7 @@ class frame_error_category final : public std::error_category {
       case frame_error::unknown_frame_type: return "frame of an unknown type";
       case frame_error::unsupported_protocol_version: return "unsupported protocol version";
       case frame_error::truncated_frame: return "stream ended inside a frame";
+      case frame_error::unexpected_frame: return "frame not allowed in the session's state";
     }
     return "unknown frame error";
   }

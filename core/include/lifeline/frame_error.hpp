@@ -15,6 +15,7 @@ enum class frame_error {
   unknown_frame_type = 3,        ///< verified, but of a type this build does not know
   unsupported_protocol_version = 4,  ///< hello/welcome with a version this build cannot speak
   truncated_frame = 5,           ///< the stream ended inside a frame (see frame_decoder::finish)
+  unexpected_frame = 6,          ///< a valid frame the session's state does not allow (e.g. data before hello)
 };
 
 /// The category of frame_error codes; name() is "lifeline.frame".

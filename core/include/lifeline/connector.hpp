@@ -1,0 +1,72 @@
+// lifeline/connector.hpp — the client side: the same protocol and liveness as the server.
+//
+// A connector opens any number of sessions to lifeline servers, on its own worker
+// threads (one by default), and detects a dead server within dead_after exactly as the
+// server detects a dead client. With reconnect enabled, a session that ends for any
+// reason but close()/stop() is followed by a new attempt to the same endpoint after a
+// capped exponential backoff with jitter; the new attempt is a new session (new id)
+// carrying the same user context. Used by the load generator and the tests; usable by a
+// game client.
+//
+//   lifeline::connector client(config, handlers);
+//   client.start();
+//   client.connect({.address = "127.0.0.1", .port = 7777});
+#pragma once
+
+#include <lifeline/config.hpp>
+#include <lifeline/session_error.hpp>
+#include <lifeline/session_handlers.hpp>
+#include <lifeline/session_id.hpp>
+#include <lifeline/stats.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace lifeline {
+
+namespace detail {
+class engine;
+}
+
+struct endpoint {
+  std::string address;             ///< numeric IPv4 or IPv6 address
+  std::uint16_t port = 0;
+  std::string local_address = {};  ///< optional source address to bind (e.g. 127.0.0.2)
+};
+
+class connector {
+ public:
+  /// Validates `config` (throws std::invalid_argument naming the field).
+  connector(connector_config config, session_handlers handlers);
+  ~connector();
+  connector(const connector&) = delete;
+  connector& operator=(const connector&) = delete;
+
+  /// Starts the worker threads. Once.
+  void start();
+  /// As server::stop(). Any thread; from a handler it starts the shutdown and returns.
+  void stop(std::chrono::milliseconds flush_deadline = std::chrono::milliseconds{1000});
+
+  /// Opens a session to `where`, asynchronously: on_opened when the server welcomes it,
+  /// or on_closed (connect_failed, handshake_timeout, ...). `context` is the session's
+  /// user context from the start. Any thread. Throws std::invalid_argument for an
+  /// address that is not numeric.
+  void connect(const endpoint& where, void* context = nullptr);
+
+  std::error_code send(session_id id, std::span<const std::byte> message);  ///< Any thread.
+  std::error_code close(session_id id);                                     ///< Any thread.
+  std::error_code set_user_context(session_id id, void* context);           ///< Owning shard's thread only.
+  [[nodiscard]] void* user_context(session_id id) const;                   ///< Owning shard's thread only.
+  std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;  ///< Owning shard's thread only.
+  std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;              ///< Owning shard's thread only.
+  [[nodiscard]] server_stats stats() const;                                 ///< Any thread.
+
+ private:
+  std::unique_ptr<detail::engine> engine_;
+};
+
+}  // namespace lifeline

@@ -1,0 +1,89 @@
+// lifeline/server.hpp — the session layer a game server links in.
+//
+// A server listens on one port with one acceptor per worker thread (SO_REUSEPORT, so the
+// kernel spreads connections). Each worker thread is a shard: one asio::io_context that
+// owns its sessions, their timer wheel and a shared read buffer, with no lock on the
+// per-frame path. A session stays on its shard for life.
+//
+// For each session: any inbound frame refreshes it (a timestamp store); a heartbeat goes
+// out only after heartbeat_interval without any send; a peer not heard from for
+// dead_after is closed with heartbeat_timeout. Kernel keepalive and TCP_USER_TIMEOUT are
+// set per socket as a backstop. The game is told why every session ended (close_reason).
+//
+//   lifeline::server server(config, {
+//       .on_opened = [](lifeline::session_id id) { ... },
+//       .on_message = [&](lifeline::session_id id, std::span<const std::byte> bytes) { server.send(id, bytes); },
+//       .on_closed = [](lifeline::session_id id, lifeline::close_info why) { ... }});
+//   server.start();
+//   ...
+//   server.stop();
+#pragma once
+
+#include <lifeline/config.hpp>
+#include <lifeline/session_error.hpp>
+#include <lifeline/session_handlers.hpp>
+#include <lifeline/session_id.hpp>
+#include <lifeline/stats.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace lifeline {
+
+namespace detail {
+class engine;
+}
+
+class server {
+ public:
+  /// Validates `config` (throws std::invalid_argument naming the field). Nothing runs yet.
+  server(server_config config, session_handlers handlers);
+  /// stop(), then joins. Not from a shard thread.
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds and starts the worker threads. Throws std::system_error if the address cannot
+  /// be bound. Once, from the thread that owns the server.
+  void start();
+
+  /// Closes every session with reason shutdown (sending each peer a close frame and
+  /// flushing what it can for up to `flush_deadline`), stops accepting, and joins the
+  /// worker threads. Any thread. From a handler (a shard thread) it starts the shutdown
+  /// and returns at once; the destructor joins. Idempotent.
+  void stop(std::chrono::milliseconds flush_deadline = std::chrono::milliseconds{1000});
+
+  /// The bound port (useful with port 0). After start().
+  [[nodiscard]] std::uint16_t port() const noexcept;
+
+  /// Queues one game message to a session. Any thread. A stale or unknown id returns
+  /// session_error::unknown_session and touches nothing.
+  std::error_code send(session_id id, std::span<const std::byte> message);
+
+  /// Closes a session (reason closed_locally), after flushing what is queued. Any thread.
+  std::error_code close(session_id id);
+
+  /// Per-session game context. Owning shard's thread only (inside a handler).
+  std::error_code set_user_context(session_id id, void* context);
+  [[nodiscard]] void* user_context(session_id id) const;
+
+  /// Round-trip time from the last heartbeat exchange (0 until one completed), and the
+  /// kernel's view of the connection. Owning shard's thread only.
+  std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;
+  std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
+
+  /// A snapshot of every shard's counters. Any thread.
+  [[nodiscard]] server_stats stats() const;
+
+ private:
+  std::string config_listen_address_;
+  std::uint16_t config_port_;
+  std::unique_ptr<detail::engine> engine_;
+};
+
+}  // namespace lifeline

@@ -1,0 +1,26 @@
+// lifeline/session_error.hpp — why a call naming a session was refused.
+//
+// server::send() / close() and their connector twins answer with these instead of
+// throwing: a game server calls them from any thread, with ids that may have died a
+// moment ago, and a stale id must cost an error code, never another session's data.
+#pragma once
+
+#include <system_error>
+
+namespace lifeline {
+
+enum class session_error {
+  unknown_session = 1,   ///< no such session now: never issued, closed, or its slot reused
+  not_running = 2,       ///< the server or connector is not started, or is stopping
+  message_too_large = 3, ///< the message would not fit in max_frame_size
+};
+
+[[nodiscard]] const std::error_category& session_error_category() noexcept;
+[[nodiscard]] inline std::error_code make_error_code(session_error e) noexcept {
+  return {static_cast<int>(e), session_error_category()};
+}
+
+}  // namespace lifeline
+
+template <>
+struct std::is_error_code_enum<lifeline::session_error> : std::true_type {};

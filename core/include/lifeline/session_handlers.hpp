@@ -1,0 +1,29 @@
+// lifeline/session_handlers.hpp — what the game server hears about its sessions.
+//
+// Every handler runs on the thread of the shard that owns the session, one at a time per
+// shard, so a game may keep per-shard state without locks. A handler may call send() and
+// close() on any session, including its own (closing from inside on_message is safe: the
+// session is freed only after its handlers have returned). If a handler throws, lifeline
+// catches it and closes that session with reason handler_error; the other sessions go on.
+#pragma once
+
+#include <lifeline/close_reason.hpp>
+#include <lifeline/session_id.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <span>
+
+namespace lifeline {
+
+struct session_handlers {
+  /// The handshake completed: the session is live and may be sent to.
+  std::function<void(session_id)> on_opened;
+  /// One game message (a data frame's payload), valid only during the call.
+  std::function<void(session_id, std::span<const std::byte>)> on_message;
+  /// The session ended, with why. Called once for every session on_opened was called
+  /// for (and, on a connector, for every connection attempt). The id is stale afterwards.
+  std::function<void(session_id, close_info)> on_closed;
+};
+
+}  // namespace lifeline

@@ -1,0 +1,63 @@
+// lifeline/stats.hpp — what a server or connector has done, as a snapshot.
+//
+// Each shard counts for itself, without locks or atomics on its hot path; stats() asks
+// every shard for a copy (a post to each) and adds them up, so it costs one round trip
+// per shard and may be called from any thread except a shard's own.
+#pragma once
+
+#include <lifeline/close_reason.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lifeline {
+
+/// Detection lateness: detected − (last heard + dead_after), in 1 ms buckets up to 1 s;
+/// the last bucket holds everything later.
+struct lateness_histogram {
+  static constexpr std::size_t buckets = 1001;
+  std::array<std::uint64_t, buckets> count{};
+  void record(std::chrono::nanoseconds lateness) noexcept;
+  [[nodiscard]] std::uint64_t total() const noexcept;
+  /// The smallest lateness (bucket upper bound) at or below which a fraction q of samples lie.
+  [[nodiscard]] std::chrono::milliseconds quantile(double q) const noexcept;
+  lateness_histogram& operator+=(const lateness_histogram& other) noexcept;
+};
+
+struct session_stats {
+  std::uint64_t sessions_open = 0;
+  std::uint64_t sessions_opened = 0;     ///< handshakes completed
+  std::uint64_t heartbeats_sent = 0;
+  std::uint64_t heartbeats_received = 0;
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::array<std::uint64_t, 16> closes_by_reason{};  ///< indexed by close_reason's value
+  lateness_histogram heartbeat_timeout_lateness;
+
+  [[nodiscard]] std::uint64_t closes(close_reason r) const noexcept {
+    return closes_by_reason[static_cast<std::size_t>(r)];
+  }
+  session_stats& operator+=(const session_stats& other) noexcept;
+};
+
+struct server_stats {
+  session_stats total;
+  std::vector<std::uint64_t> sessions_per_shard;
+};
+
+/// The kernel's view of one connection (TCP_INFO).
+struct tcp_kernel_info {
+  std::chrono::microseconds rtt{0};
+  std::chrono::microseconds rtt_variance{0};
+  std::uint32_t retransmits = 0;       ///< consecutive retransmissions of the current segment
+  std::uint32_t total_retransmits = 0;
+  std::uint32_t unacked = 0;           ///< segments in flight
+  std::uint32_t lost = 0;
+};
+
+}  // namespace lifeline

@@ -1,0 +1,62 @@
+#include <lifeline/close_reason.hpp>
+#include <lifeline/session_error.hpp>
+
+#include <string>
+
+namespace lifeline {
+
+std::string_view to_string(close_reason reason) noexcept {
+  switch (reason) {
+    case close_reason::peer_closed: return "peer_closed";
+    case close_reason::heartbeat_timeout: return "heartbeat_timeout";
+    case close_reason::keepalive_timeout: return "keepalive_timeout";
+    case close_reason::user_timeout: return "user_timeout";
+    case close_reason::peer_reset: return "peer_reset";
+    case close_reason::unreachable: return "unreachable";
+    case close_reason::write_stalled: return "write_stalled";
+    case close_reason::protocol_error: return "protocol_error";
+    case close_reason::handshake_timeout: return "handshake_timeout";
+    case close_reason::server_full: return "server_full";
+    case close_reason::closed_locally: return "closed_locally";
+    case close_reason::shutdown: return "shutdown";
+    case close_reason::connect_failed: return "connect_failed";
+    case close_reason::socket_error: return "socket_error";
+    case close_reason::handler_error: return "handler_error";
+  }
+  return "unknown";
+}
+
+namespace {
+
+class close_reason_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "lifeline.close"; }
+  std::string message(int value) const override { return std::string(to_string(static_cast<close_reason>(value))); }
+};
+
+class session_error_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "lifeline.session"; }
+  std::string message(int value) const override {
+    switch (static_cast<session_error>(value)) {
+      case session_error::unknown_session: return "no such session (closed, or never issued)";
+      case session_error::not_running: return "not running";
+      case session_error::message_too_large: return "message larger than max_frame_size allows";
+    }
+    return "unknown session error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& close_category() noexcept {
+  static const close_reason_category category;
+  return category;
+}
+
+const std::error_category& session_error_category() noexcept {
+  static const session_error_category_impl category;
+  return category;
+}
+
+}  // namespace lifeline

@@ -1,0 +1,89 @@
+#include <lifeline/config.hpp>
+#include <lifeline/frame.hpp>
+
+#include <asio/ip/address.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace lifeline {
+namespace {
+
+[[noreturn]] void reject(const std::string& field, const std::string& why) {
+  throw std::invalid_argument(field + ": " + why);
+}
+
+std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+void validate(const liveness_config& c, const std::string& prefix) {
+  if (c.heartbeat_interval <= std::chrono::milliseconds::zero())
+    reject(prefix + "heartbeat_interval", "must be positive, got " + ms(c.heartbeat_interval));
+  if (c.dead_after <= c.heartbeat_interval)
+    reject(prefix + "dead_after",
+           "must be greater than heartbeat_interval (" + ms(c.heartbeat_interval) + "), got " + ms(c.dead_after));
+  if (c.dead_after > std::chrono::hours{24}) reject(prefix + "dead_after", "must be at most 24 h, got " + ms(c.dead_after));
+  if (c.handshake_timeout <= std::chrono::milliseconds::zero())
+    reject(prefix + "handshake_timeout", "must be positive, got " + ms(c.handshake_timeout));
+  if (c.keepalive.idle && c.keepalive.idle->count() < 1) reject(prefix + "keepalive.idle", "must be at least 1 s");
+  if (c.keepalive.interval && c.keepalive.interval->count() < 1) reject(prefix + "keepalive.interval", "must be at least 1 s");
+  if (c.keepalive.count && (*c.keepalive.count < 1 || *c.keepalive.count > 127))
+    reject(prefix + "keepalive.count", "must be in [1, 127], got " + std::to_string(*c.keepalive.count));
+  if (c.user_timeout && c.user_timeout->count() < 1) reject(prefix + "user_timeout", "must be positive");
+  if (c.max_frame_size < 64 || c.max_frame_size > max_frame_size_ceiling)
+    reject(prefix + "max_frame_size", "must be in [64, " + std::to_string(max_frame_size_ceiling) + "], got " +
+                                          std::to_string(c.max_frame_size));
+  if (c.write_queue_limit < c.max_frame_size + frame_length_prefix_size)
+    reject(prefix + "write_queue_limit", "must hold at least one frame of max_frame_size, got " +
+                                             std::to_string(c.write_queue_limit));
+  if (c.write_stall_timeout <= std::chrono::milliseconds::zero())
+    reject(prefix + "write_stall_timeout", "must be positive, got " + ms(c.write_stall_timeout));
+  if (c.wheel_tick <= std::chrono::milliseconds::zero() || c.wheel_tick > c.heartbeat_interval)
+    reject(prefix + "wheel_tick", "must be positive and at most heartbeat_interval, got " + ms(c.wheel_tick));
+  if (c.max_expiries_per_turn == 0) reject(prefix + "max_expiries_per_turn", "must be at least 1");
+}
+
+}  // namespace
+
+void server_config::validate() const {
+  std::error_code ec;
+  asio::ip::make_address(listen_address, ec);
+  if (ec) reject("listen_address", "not a numeric IP address: '" + listen_address + "'");
+  if (worker_threads > 256) reject("worker_threads", "must be at most 256, got " + std::to_string(worker_threads));
+  if (max_sessions == 0 || max_sessions > (std::size_t{1} << 31))
+    reject("max_sessions", "must be in [1, 2^31], got " + std::to_string(max_sessions));
+  lifeline::validate(liveness, "liveness.");
+}
+
+void connector_config::validate() const {
+  if (worker_threads == 0 || worker_threads > 256)
+    reject("worker_threads", "must be in [1, 256], got " + std::to_string(worker_threads));
+  if (max_sessions == 0 || max_sessions > (std::size_t{1} << 31))
+    reject("max_sessions", "must be in [1, 2^31], got " + std::to_string(max_sessions));
+  if (connect_timeout <= std::chrono::milliseconds::zero())
+    reject("connect_timeout", "must be positive, got " + ms(connect_timeout));
+  if (reconnect.initial_delay <= std::chrono::milliseconds::zero())
+    reject("reconnect.initial_delay", "must be positive, got " + ms(reconnect.initial_delay));
+  if (reconnect.max_delay < reconnect.initial_delay)
+    reject("reconnect.max_delay", "must be at least initial_delay, got " + ms(reconnect.max_delay));
+  if (reconnect.jitter < 0 || reconnect.jitter >= 1)
+    reject("reconnect.jitter", "must be in [0, 1), got " + std::to_string(reconnect.jitter));
+  lifeline::validate(liveness, "liveness.");
+}
+
+kernel_backstop derive_kernel_backstop(const liveness_config& c) noexcept {
+  using std::chrono::seconds;
+  const auto ceil_seconds = [](std::chrono::milliseconds d) {
+    return std::max(seconds{1}, std::chrono::ceil<seconds>(d));
+  };
+  kernel_backstop b;
+  b.keepalive = c.keepalive.enabled;
+  b.keepalive_idle = c.keepalive.idle.value_or(ceil_seconds(c.dead_after));
+  b.keepalive_interval = c.keepalive.interval.value_or(ceil_seconds(c.dead_after / 3));
+  b.keepalive_count = c.keepalive.count.value_or(3);
+  b.user_timeout_enabled = c.user_timeout_enabled;
+  b.user_timeout = c.user_timeout.value_or(2 * c.dead_after);
+  return b;
+}
+
+}  // namespace lifeline

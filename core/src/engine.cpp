@@ -1,0 +1,165 @@
+#include "engine.hpp"
+
+#include "socket_options.hpp"
+
+#include <asio/post.hpp>
+
+#include <future>
+#include <stdexcept>
+
+namespace lifeline::detail {
+
+engine::engine(session_role role, unsigned threads, std::size_t max_sessions, liveness_config liveness,
+               reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers)
+    : role_(role),
+      max_sessions_(max_sessions),
+      liveness_(liveness),
+      backstop_(derive_kernel_backstop(liveness)),
+      reconnect_(reconnect),
+      connect_timeout_(connect_timeout),
+      handlers_(std::move(handlers)) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i, role, max_sessions));
+}
+
+engine::~engine() {
+  stop(std::chrono::milliseconds{0});
+}
+
+std::uint16_t engine::listen(const std::string& address, std::uint16_t port) {
+  const asio::ip::tcp::endpoint where(asio::ip::make_address(address), port);
+  // The first shard picks the port (port 0: any free one); the others join it through
+  // SO_REUSEPORT, so the kernel spreads incoming connections across the shards.
+  port_ = shards_.front()->listen(where);
+  for (std::size_t i = 1; i < shards_.size(); ++i) shards_[i]->listen({where.address(), port_});
+  return port_;
+}
+
+void engine::start() {
+  std::lock_guard lock(lifecycle_);
+  if (started_) throw std::logic_error("start: already started");
+  started_ = true;
+  running_ = true;
+  threads_running_ = true;
+  for (auto& s : shards_) threads_.emplace_back([&shard = *s] { shard.run(); });
+}
+
+void engine::stop(std::chrono::milliseconds flush_deadline) {
+  running_ = false;
+  bool on_a_shard_thread = false;
+  for (auto& s : shards_) {
+    on_a_shard_thread = on_a_shard_thread || s->runs_on_this_thread();
+    asio::post(s->io(), [&shard = *s, flush_deadline] { shard.begin_shutdown(flush_deadline); });
+  }
+  if (on_a_shard_thread) return;  // a handler asked: the shutdown is under way; ~engine joins
+  std::lock_guard lock(lifecycle_);
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  threads_running_ = false;
+  if (!started_) {
+    // Never started: run the shutdown here so sockets close and nothing is left queued.
+    for (auto& s : shards_) {
+      s->io().restart();
+      s->io().run();
+    }
+  }
+}
+
+bool engine::try_admit() noexcept {
+  auto open = open_sessions_.load(std::memory_order_relaxed);
+  do {
+    if (open >= max_sessions_) return false;
+  } while (!open_sessions_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
+  return true;
+}
+
+void engine::try_admit_anyway() noexcept { open_sessions_.fetch_add(1, std::memory_order_relaxed); }
+
+shard* engine::shard_of(session_id id) const noexcept {
+  return id.shard() < shards_.size() ? shards_[id.shard()].get() : nullptr;
+}
+
+session* engine::find_on_this_thread(session_id id) const noexcept {
+  auto* s = shard_of(id);
+  if (s == nullptr || !s->runs_on_this_thread()) return nullptr;
+  return s->find(id);
+}
+
+std::error_code engine::set_user_context(session_id id, void* context) const {
+  auto* s = find_on_this_thread(id);
+  if (s == nullptr) return session_error::unknown_session;
+  s->user_context = context;
+  return {};
+}
+
+void* engine::user_context(session_id id) const {
+  auto* s = find_on_this_thread(id);
+  return s ? s->user_context : nullptr;
+}
+
+std::error_code engine::round_trip_time(session_id id, std::chrono::microseconds& rtt) const {
+  auto* s = find_on_this_thread(id);
+  if (s == nullptr) return session_error::unknown_session;
+  rtt = s->round_trip_time();
+  return {};
+}
+
+std::error_code engine::kernel_info(session_id id, tcp_kernel_info& info) const {
+  auto* s = find_on_this_thread(id);
+  if (s == nullptr || s->state() >= session_state::closed) return session_error::unknown_session;
+  return read_tcp_info(s->native_handle(), info);
+}
+
+std::error_code engine::send(session_id id, std::span<const std::byte> message) {
+  if (!running_) return session_error::not_running;
+  if (message.size() + 32 > liveness_.max_frame_size) return session_error::message_too_large;
+  auto* s = shard_of(id);
+  if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
+  if (s->runs_on_this_thread()) {
+    if (auto* target = s->find(id); target && target->send_message(message, s->now())) return {};
+    return session_error::unknown_session;
+  }
+  asio::post(s->io(), [s, id, bytes = std::vector<std::byte>(message.begin(), message.end())] {
+    if (auto* target = s->find(id)) target->send_message(bytes, s->now());  // it may have closed meanwhile
+  });
+  return {};
+}
+
+std::error_code engine::close(session_id id) {
+  if (!running_) return session_error::not_running;
+  auto* s = shard_of(id);
+  if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
+  const auto close_now = [s, id] {
+    if (auto* target = s->find(id)) target->close_with({close_reason::closed_locally, {}}, s->now());
+  };
+  if (s->runs_on_this_thread()) close_now();
+  else asio::post(s->io(), close_now);
+  return {};
+}
+
+void engine::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context) {
+  auto& s = *shards_[next_connect_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
+  asio::post(s.io(), [&s, remote, local, context] { s.connect(remote, local, context, 0); });
+}
+
+server_stats engine::stats() const {
+  server_stats out;
+  for (const auto& s : shards_) {
+    session_stats copy;
+    if (!threads_running_ || s->runs_on_this_thread()) {
+      copy = s->stats();
+    } else {
+      auto answer = std::make_shared<std::promise<session_stats>>();
+      auto future = answer->get_future();
+      asio::post(s->io(), [answer, &shard = *s] { answer->set_value(shard.stats()); });
+      if (future.wait_for(std::chrono::seconds{5}) != std::future_status::ready) continue;  // stopped meanwhile
+      copy = future.get();
+    }
+    out.sessions_per_shard.push_back(copy.sessions_open);
+    out.total += copy;
+  }
+  return out;
+}
+
+}  // namespace lifeline::detail

@@ -1,0 +1,77 @@
+// The machinery shared by server and connector (private to core/): the shards, their
+// threads, start/stop, and the cross-thread calls that reach a session through its shard.
+#pragma once
+
+#include "shard.hpp"
+
+#include <lifeline/config.hpp>
+#include <lifeline/session_error.hpp>
+#include <lifeline/session_handlers.hpp>
+#include <lifeline/stats.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lifeline::detail {
+
+class engine {
+ public:
+  engine(session_role role, unsigned threads, std::size_t max_sessions, liveness_config liveness,
+         reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers);
+  ~engine();
+
+  // Before start() only.
+  std::uint16_t listen(const std::string& address, std::uint16_t port);
+  void start();
+  void stop(std::chrono::milliseconds flush_deadline);
+
+  // Any thread.
+  std::error_code send(session_id id, std::span<const std::byte> message);
+  std::error_code close(session_id id);
+  void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context);
+  [[nodiscard]] server_stats stats() const;
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+  // Owning shard's thread only.
+  [[nodiscard]] session* find_on_this_thread(session_id id) const noexcept;
+  std::error_code set_user_context(session_id id, void* context) const;
+  [[nodiscard]] void* user_context(session_id id) const;
+  std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;
+  std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
+
+  // For shards.
+  [[nodiscard]] const liveness_config& liveness() const noexcept { return liveness_; }
+  [[nodiscard]] const kernel_backstop& backstop() const noexcept { return backstop_; }
+  [[nodiscard]] const reconnect_config& reconnect() const noexcept { return reconnect_; }
+  [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
+  [[nodiscard]] const session_handlers& handlers() const noexcept { return handlers_; }
+  /// Counts a new session against max_sessions; false when full.
+  bool try_admit() noexcept;
+  void try_admit_anyway() noexcept;  // counts a session that is closed at once, to keep counts balanced
+  void release_admission() noexcept { open_sessions_.fetch_sub(1, std::memory_order_relaxed); }
+
+ private:
+  [[nodiscard]] shard* shard_of(session_id id) const noexcept;
+
+  session_role role_;
+  std::size_t max_sessions_;
+  liveness_config liveness_;
+  kernel_backstop backstop_;
+  reconnect_config reconnect_;
+  std::chrono::milliseconds connect_timeout_;
+  session_handlers handlers_;
+  std::vector<std::unique_ptr<shard>> shards_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> open_sessions_{0};
+  std::atomic<bool> running_{false};
+  std::atomic<bool> threads_running_{false};
+  std::atomic<unsigned> next_connect_shard_{0};
+  std::mutex lifecycle_;  // start/stop/join only, never on a session's path
+  bool started_ = false;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace lifeline::detail

@@ -1,0 +1,288 @@
+#include "shard.hpp"
+
+#include "engine.hpp"
+
+#include <lifeline/frame_error.hpp>
+
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+#include <asio/socket_base.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <random>
+
+namespace lifeline::detail {
+namespace {
+
+constexpr std::size_t read_buffer_size = 64 * 1024;
+constexpr auto accept_retry_delay = std::chrono::milliseconds{50};  // after EMFILE and the like
+
+}  // namespace
+
+struct shard::reconnect_ticket {
+  shard* owner;
+  asio::ip::tcp::endpoint remote;
+  std::optional<asio::ip::tcp::endpoint> local;
+  void* context;
+  unsigned attempt;
+  std::list<std::unique_ptr<reconnect_ticket>>::iterator self;
+  void on_due(time_point) {
+    auto& s = *owner;
+    s.connect(remote, local, context, attempt);
+    s.reconnects_.erase(self);  // destroys this ticket; the wheel no longer holds it
+  }
+  timer_entry entry = timer_entry::calling<&reconnect_ticket::on_due>(this);
+};
+
+shard::shard(engine& owner, unsigned index, session_role role, std::size_t capacity)
+    : engine_(owner),
+      index_(index),
+      role_(role),
+      wheel_(clock::now(), owner.liveness().wheel_tick),
+      encoder_(owner.liveness().max_frame_size + 64),  // room for framing around a full message
+      read_buffer_(read_buffer_size),
+      sessions_(capacity),
+      generations_(capacity, 1),
+      live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(capacity)) {
+  free_slots_.reserve(capacity);
+  for (std::size_t i = capacity; i-- > 0;) free_slots_.push_back(static_cast<std::uint32_t>(i));
+  work_.emplace(io_.get_executor());
+}
+
+shard::~shard() = default;
+
+const liveness_config& shard::config() const noexcept { return engine_.liveness(); }
+const kernel_backstop& shard::backstop() const noexcept { return engine_.backstop(); }
+std::chrono::milliseconds shard::connect_timeout() const noexcept { return engine_.connect_timeout(); }
+
+bool shard::is_live(session_id id) const noexcept {
+  return id && id.slot() < sessions_.size() && live_ids_[id.slot()].load(std::memory_order_acquire) == id.value;
+}
+
+session* shard::find(session_id id) noexcept {
+  if (id.slot() >= sessions_.size()) return nullptr;
+  auto* s = sessions_[id.slot()].get();
+  return s != nullptr && s->id() == id ? s : nullptr;
+}
+
+void shard::run() {
+  try {
+    io_.run();
+  } catch (const std::exception& e) {
+    // Only a bug of ours gets here (game handlers are caught per session): say so loudly.
+    std::fprintf(stderr, "lifeline: shard %u stopped by an exception: %s\n", index_, e.what());
+    throw;
+  }
+}
+
+// --- accepting ---------------------------------------------------------------------------
+
+std::uint16_t shard::listen(const asio::ip::tcp::endpoint& where) {
+  acceptor_.emplace(io_);
+  acceptor_->open(where.protocol());
+  acceptor_->set_option(asio::socket_base::reuse_address(true));
+  const int one = 1;
+  ::setsockopt(acceptor_->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  acceptor_->bind(where);
+  acceptor_->listen(asio::socket_base::max_listen_connections);
+  accept();
+  return acceptor_->local_endpoint().port();
+}
+
+void shard::accept() {
+  acceptor_->async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) { on_accepted(ec, std::move(socket)); });
+}
+
+void shard::on_accepted(std::error_code ec, asio::ip::tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || shutting_down_) return;
+  if (ec) {
+    // Out of descriptors or memory: back off instead of spinning on a failing accept.
+    accept_retry_.expires_after(accept_retry_delay);
+    accept_retry_.async_wait([this](std::error_code wait_ec) {
+      if (!wait_ec && !shutting_down_) accept();
+    });
+    return;
+  }
+  const bool admitted = engine_.try_admit();
+  if (!admitted || free_slots_.empty()) {
+    // Full: tell the peer why, best effort, and hang up. The game never saw this session.
+    std::error_code ignored;
+    const auto bytes = encoder_.encode(close_frame{.code = close_code::server_full, .detail = "server full"}, ignored);
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(bytes.data(), bytes.size()), ignored);
+    socket.close(ignored);
+    ++stats_.closes_by_reason[static_cast<std::size_t>(close_reason::server_full)];
+    if (admitted) engine_.release_admission();
+  } else if (auto* s = adopt(std::move(socket), session_role::server, nullptr)) {
+    s->start_server(now());
+  }
+  accept();
+}
+
+session* shard::adopt(asio::ip::tcp::socket socket, session_role role, void* context) {
+  const auto slot = free_slots_.back();
+  free_slots_.pop_back();
+  const auto id = session_id::make(index_, generations_[slot], slot);
+  sessions_[slot] = std::make_unique<session>(*this, id, role, std::move(socket), now());
+  sessions_[slot]->user_context = context;
+  live_ids_[slot].store(id.value, std::memory_order_release);
+  ++live_count_;
+  ++stats_.sessions_open;
+  return sessions_[slot].get();
+}
+
+// --- connecting ----------------------------------------------------------------------------
+
+void shard::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context,
+                    unsigned attempt) {
+  if (shutting_down_) return;
+  if (free_slots_.empty()) return;  // capacity per shard is max_sessions: admission fails first
+  if (!engine_.try_admit()) {
+    // Report the refusal like any failed attempt, so the caller hears of it.
+    auto* s = adopt(asio::ip::tcp::socket(io_), session_role::client, context);
+    engine_.try_admit_anyway();
+    s->close_with({close_reason::connect_failed, std::make_error_code(std::errc::too_many_files_open)}, now());
+    return;
+  }
+  auto* s = adopt(asio::ip::tcp::socket(io_), session_role::client, context);
+  s->reconnect_attempt = attempt;
+  s->remote = remote;
+  s->local = local;
+  s->start_client(now());
+}
+
+void shard::schedule_reconnect(const session& s) {
+  const auto& policy = engine_.reconnect();
+  const unsigned attempt = s.was_opened() ? 0 : s.reconnect_attempt + 1;
+  auto delay = policy.initial_delay;
+  for (unsigned i = 0; i < attempt && delay < policy.max_delay; ++i) delay *= 2;
+  delay = std::min(delay, policy.max_delay);
+  thread_local std::minstd_rand random{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(1.0 - policy.jitter, 1.0 + policy.jitter);
+  const auto jittered = std::chrono::duration_cast<std::chrono::milliseconds>(delay * jitter(random));
+
+  auto ticket = std::make_unique<reconnect_ticket>();
+  ticket->owner = this;
+  ticket->remote = s.remote;
+  ticket->local = s.local;
+  ticket->context = s.user_context;
+  ticket->attempt = attempt;
+  auto& entry = ticket->entry;
+  reconnects_.push_back(std::move(ticket));
+  reconnects_.back()->self = std::prev(reconnects_.end());
+  schedule(entry, now() + jittered);
+}
+
+// --- the wheel -----------------------------------------------------------------------------
+
+void shard::schedule(timer_entry& entry, time_point deadline) {
+  wheel_.schedule_at(entry, deadline);
+  if (deadline < tick_armed_for_) arm_tick(deadline);
+}
+
+void shard::arm_tick(time_point at) {
+  tick_armed_for_ = at;
+  tick_timer_.expires_at(at);
+  tick_timer_.async_wait([this](std::error_code ec) {
+    if (ec != asio::error::operation_aborted) on_tick();
+  });
+}
+
+void shard::on_tick() {
+  tick_armed_for_ = time_point::max();
+  // Bounded work per turn: when thousands of sessions die in one tick, their closes are
+  // spread over several turns so that live sessions' reads and writes run in between.
+  const auto result = wheel_.advance(now(), config().max_expiries_per_turn);
+  if (!result.finished) {
+    tick_armed_for_ = time_point::min();  // a continuation is queued: no need to arm
+    asio::post(io_, [this] { on_tick(); });
+    return;
+  }
+  if (const auto next = wheel_.next_wakeup(); next != time_point::max()) arm_tick(next);
+}
+
+// --- the game's handlers ------------------------------------------------------------------
+
+template <class F>
+bool shard::call_game(session& s, F&& f) {
+  try {
+    f();
+    return true;
+  } catch (...) {
+    // A throwing handler costs its own session, never the shard or other sessions.
+    s.close_with({close_reason::handler_error, {}}, now());
+    return false;
+  }
+}
+
+void shard::notify_opened(session& s) {
+  if (const auto& h = engine_.handlers().on_opened) call_game(s, [&] { h(s.id()); });
+}
+
+void shard::notify_message(session& s, std::span<const std::byte> payload) {
+  if (const auto& h = engine_.handlers().on_message) call_game(s, [&] { h(s.id(), payload); });
+}
+
+void shard::notify_closed(session& s) {
+  live_ids_[s.id().slot()].store(0, std::memory_order_release);  // stale from now on, for every thread
+  if (role_ == session_role::client && engine_.reconnect().enabled && !shutting_down_) {
+    const auto r = s.why_closed().reason;
+    if (r != close_reason::closed_locally && r != close_reason::shutdown && r != close_reason::handler_error)
+      schedule_reconnect(s);
+  }
+  const bool tell_game = s.was_opened() || role_ == session_role::client;
+  if (const auto& h = engine_.handlers().on_closed; h && tell_game) {
+    try {
+      h(s.id(), s.why_closed());
+    } catch (...) {
+      // Already closing; nothing more to take from it.
+    }
+  }
+}
+
+// --- reclaiming ------------------------------------------------------------------------------
+
+void shard::reclaim_later(session& s) {
+  // Never free a session inside its own call stack: its handler may still be on it.
+  asio::post(io_, [this, id = s.id()] { reclaim(id); });
+}
+
+void shard::reclaim(session_id id) {
+  auto* s = find(id);
+  if (s == nullptr || !s->is_reclaimable()) return;
+  const auto slot = id.slot();
+  sessions_[slot].reset();
+  generations_[slot] = (generations_[slot] % 0xFFFFFFu) + 1;  // never 0, so no id is 0
+  free_slots_.push_back(slot);
+  --live_count_;
+  --stats_.sessions_open;
+  engine_.release_admission();
+  stop_if_idle();
+}
+
+// --- shutting down ----------------------------------------------------------------------------
+
+void shard::begin_shutdown(std::chrono::milliseconds flush_deadline) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  flush_timeout_ = flush_deadline;
+  std::error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  accept_retry_.cancel();
+  reconnects_.clear();
+  const auto t = now();
+  for (auto& s : sessions_)
+    if (s && s->state() < session_state::closing) s->close_with({close_reason::shutdown, {}}, t);
+  work_.reset();
+  stop_if_idle();
+}
+
+void shard::stop_if_idle() {
+  if (shutting_down_ && live_count_ == 0) {
+    tick_timer_.cancel();
+    tick_armed_for_ = time_point::min();  // never re-armed: the loop may end
+  }
+}
+
+}  // namespace lifeline::detail

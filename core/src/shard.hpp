@@ -1,0 +1,125 @@
+// A shard: one worker thread's world (private to core/).
+//
+// The shard owns everything on its io_context: the sessions (a slab of slots addressed by
+// generation-checked ids), the timer wheel that holds their deadlines, one read buffer
+// shared by all its sessions, one frame encoder, and its counters. Nothing in it is
+// locked: other threads reach it only by posting to its io_context, and the one thing
+// they may read directly is each slot's live id (an atomic), so that send() from a game
+// thread can refuse a stale id at once.
+#pragma once
+
+#include "session.hpp"
+
+#include <lifeline/config.hpp>
+#include <lifeline/frame_encoder.hpp>
+#include <lifeline/session_handlers.hpp>
+#include <lifeline/stats.hpp>
+#include <lifeline/timer_wheel.hpp>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace lifeline::detail {
+
+class engine;
+
+class shard {
+ public:
+  using clock = std::chrono::steady_clock;
+  using time_point = clock::time_point;
+
+  shard(engine& owner, unsigned index, session_role role, std::size_t capacity);
+  ~shard();
+  shard(const shard&) = delete;
+  shard& operator=(const shard&) = delete;
+
+  // --- any thread ---------------------------------------------------------------
+  asio::io_context& io() noexcept { return io_; }
+  [[nodiscard]] unsigned index() const noexcept { return index_; }
+  [[nodiscard]] bool runs_on_this_thread() const noexcept { return io_.get_executor().running_in_this_thread(); }
+  /// Whether `id` names a session of this shard that is alive now (an atomic load).
+  [[nodiscard]] bool is_live(session_id id) const noexcept;
+  /// The worker thread's body.
+  void run();
+
+  // --- before the thread starts ---------------------------------------------------
+  /// Opens this shard's SO_REUSEPORT acceptor; returns the bound port.
+  std::uint16_t listen(const asio::ip::tcp::endpoint& where);
+
+  // --- owning shard's thread only ----------------------------------------------------
+  void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context,
+               unsigned attempt);
+  [[nodiscard]] session* find(session_id id) noexcept;
+  void begin_shutdown(std::chrono::milliseconds flush_deadline);
+  [[nodiscard]] const session_stats& stats() const noexcept { return stats_; }
+
+  // --- for sessions (owning shard's thread) ----------------------------------------
+  [[nodiscard]] const liveness_config& config() const noexcept;
+  [[nodiscard]] const kernel_backstop& backstop() const noexcept;
+  [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept;
+  [[nodiscard]] frame_encoder& encoder() noexcept { return encoder_; }
+  [[nodiscard]] std::span<std::byte> read_buffer() noexcept { return read_buffer_; }
+  [[nodiscard]] session_stats& counters() noexcept { return stats_; }
+  [[nodiscard]] bool shutting_down() const noexcept { return shutting_down_; }
+  /// How long a closing session may take to flush its close frame to a live peer.
+  [[nodiscard]] std::chrono::milliseconds flush_timeout() const noexcept { return flush_timeout_; }
+  [[nodiscard]] time_point now() const noexcept { return clock::now(); }
+  void schedule(timer_entry& entry, time_point deadline);
+  void cancel(timer_entry& entry) noexcept { wheel_.cancel(entry); }
+  void notify_opened(session& s);
+  void notify_message(session& s, std::span<const std::byte> payload);
+  void notify_closed(session& s);
+  /// The session is closed and none of its handlers is pending: free its slot, later.
+  void reclaim_later(session& s);
+
+ private:
+  void accept();
+  void on_accepted(std::error_code ec, asio::ip::tcp::socket socket);
+  session* adopt(asio::ip::tcp::socket socket, session_role role, void* context);
+  void reclaim(session_id id);
+  void arm_tick(time_point at);
+  void on_tick();
+  void schedule_reconnect(const session& s);
+  void stop_if_idle();
+  template <class F>
+  bool call_game(session& s, F&& f);
+
+  struct reconnect_ticket;
+
+  engine& engine_;
+  unsigned index_;
+  session_role role_;
+  mutable asio::io_context io_{1};  // mutable: asking which thread runs it is not a change
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::optional<asio::ip::tcp::acceptor> acceptor_;
+  asio::steady_timer accept_retry_{io_};
+  asio::steady_timer tick_timer_{io_};
+  time_point tick_armed_for_ = time_point::max();
+  timer_wheel wheel_;
+  frame_encoder encoder_;
+  std::vector<std::byte> read_buffer_;
+
+  // The slab: slot i holds sessions_[i]; generations_[i] is the generation of its
+  // current or next occupant; live_ids_[i] the id while one is alive (0 when free).
+  std::vector<std::unique_ptr<session>> sessions_;
+  std::vector<std::uint32_t> generations_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t live_count_ = 0;
+
+  std::list<std::unique_ptr<reconnect_ticket>> reconnects_;
+  session_stats stats_;
+  bool shutting_down_ = false;
+  std::chrono::milliseconds flush_timeout_{1000};
+};
+
+}  // namespace lifeline::detail

@@ -1,0 +1,51 @@
+#include "socket_options.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace lifeline::detail {
+namespace {
+
+std::error_code set_int(int fd, int level, int name, int value) noexcept {
+  if (::setsockopt(fd, level, name, &value, sizeof value) != 0) return {errno, std::system_category()};
+  return {};
+}
+
+}  // namespace
+
+std::error_code apply_session_options(int fd, const kernel_backstop& backstop) noexcept {
+  if (auto ec = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)) return ec;
+  if (auto ec = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, backstop.keepalive ? 1 : 0)) return ec;
+  if (backstop.keepalive) {
+    if (auto ec = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(backstop.keepalive_idle.count()))) return ec;
+    if (auto ec = set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(backstop.keepalive_interval.count()))) return ec;
+    if (auto ec = set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, backstop.keepalive_count)) return ec;
+  }
+  if (backstop.user_timeout_enabled) {
+    if (auto ec = set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(backstop.user_timeout.count()))) return ec;
+  }
+  return {};
+}
+
+void make_close_abortive(int fd) noexcept {
+  const linger abort_on_close{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+}
+
+std::error_code read_tcp_info(int fd, tcp_kernel_info& info) noexcept {
+  tcp_info raw{};
+  socklen_t size = sizeof raw;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &raw, &size) != 0) return {errno, std::system_category()};
+  info.rtt = std::chrono::microseconds{raw.tcpi_rtt};
+  info.rtt_variance = std::chrono::microseconds{raw.tcpi_rttvar};
+  info.retransmits = raw.tcpi_retransmits;
+  info.total_retransmits = raw.tcpi_total_retrans;
+  info.unacked = raw.tcpi_unacked;
+  info.lost = raw.tcpi_lost;
+  return {};
+}
+
+}  // namespace lifeline::detail

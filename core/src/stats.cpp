@@ -1,0 +1,50 @@
+#include <lifeline/stats.hpp>
+
+#include <algorithm>
+
+namespace lifeline {
+
+void lateness_histogram::record(std::chrono::nanoseconds lateness) noexcept {
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(lateness).count();
+  const auto bucket = static_cast<std::size_t>(std::clamp<long long>(ms, 0, buckets - 1));
+  ++count[bucket];
+}
+
+std::uint64_t lateness_histogram::total() const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto c : count) sum += c;
+  return sum;
+}
+
+std::chrono::milliseconds lateness_histogram::quantile(double q) const noexcept {
+  const auto n = total();
+  if (n == 0) return std::chrono::milliseconds{0};
+  const auto wanted = static_cast<std::uint64_t>(q * static_cast<double>(n) + 0.999999);
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < buckets; ++i) {
+    seen += count[i];
+    if (seen >= std::max<std::uint64_t>(wanted, 1)) return std::chrono::milliseconds{static_cast<long>(i)};
+  }
+  return std::chrono::milliseconds{static_cast<long>(buckets - 1)};
+}
+
+lateness_histogram& lateness_histogram::operator+=(const lateness_histogram& other) noexcept {
+  for (std::size_t i = 0; i < buckets; ++i) count[i] += other.count[i];
+  return *this;
+}
+
+session_stats& session_stats::operator+=(const session_stats& o) noexcept {
+  sessions_open += o.sessions_open;
+  sessions_opened += o.sessions_opened;
+  heartbeats_sent += o.heartbeats_sent;
+  heartbeats_received += o.heartbeats_received;
+  frames_sent += o.frames_sent;
+  frames_received += o.frames_received;
+  bytes_sent += o.bytes_sent;
+  bytes_received += o.bytes_received;
+  for (std::size_t i = 0; i < closes_by_reason.size(); ++i) closes_by_reason[i] += o.closes_by_reason[i];
+  heartbeat_timeout_lateness += o.heartbeat_timeout_lateness;
+  return *this;
+}
+
+}  // namespace lifeline

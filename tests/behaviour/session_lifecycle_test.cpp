@@ -1,0 +1,211 @@
+// A server and a connector on loopback: the handshake, messages both ways, heartbeats
+// and RTT on an idle session, closing from either side, stop(), and ids that went stale.
+#include "../support/fast_config.hpp"
+#include "../support/session_log.hpp"
+
+#include <lifeline/connector.hpp>
+#include <lifeline/server.hpp>
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+using namespace lifeline;
+using namespace lifeline::test;
+
+namespace {
+
+struct echo_pair {
+  session_log server_log, client_log;
+  server game{fast_server(), server_log.handlers([this](session_id id, std::span<const std::byte> bytes) {
+                game.send(id, bytes);
+              })};
+  connector client{fast_connector(), client_log.handlers()};
+
+  echo_pair() {
+    game.start();
+    client.start();
+  }
+  session_id connect_one() {
+    const auto before = client_log.opened().size();
+    client.connect({.address = "127.0.0.1", .port = game.port()});
+    REQUIRE(client_log.wait_opened(before + 1));
+    REQUIRE(server_log.wait_opened(before + 1));
+    return client_log.opened().back();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a connector opens a session and messages are echoed both ways") {
+  echo_pair pair;
+  const auto id = pair.connect_one();
+  CHECK_FALSE(pair.client.send(id, bytes_of("hello, world")));
+  REQUIRE(pair.client_log.wait_messages(1));
+  CHECK(pair.client_log.messages()[0].second == "hello, world");
+  CHECK(pair.server_log.messages()[0].second == "hello, world");
+}
+
+TEST_CASE("an idle session exchanges heartbeats and stays open past dead_after") {
+  echo_pair pair;
+  pair.connect_one();
+  std::this_thread::sleep_for(1000ms);  // > 3 × dead_after of silence from the game
+  CHECK(pair.server_log.closed().empty());
+  CHECK(pair.client_log.closed().empty());
+  const auto stats = pair.game.stats().total;
+  CHECK(stats.heartbeats_sent >= 5);      // ~ one per 100 ms interval
+  CHECK(stats.heartbeats_received >= 5);
+  CHECK(stats.sessions_open == 1);
+}
+
+TEST_CASE("heartbeats measure the round-trip time on both sides") {
+  session_log server_log, client_log;
+  std::atomic<long> server_rtt_us{-1};
+  server game(fast_server(1), server_log.handlers([&](session_id id, std::span<const std::byte>) {
+    std::chrono::microseconds rtt{};
+    if (!game.round_trip_time(id, rtt)) server_rtt_us = rtt.count();
+    tcp_kernel_info info;
+    CHECK_FALSE(game.kernel_info(id, info));
+  }));
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(client_log.wait_opened(1));
+  std::this_thread::sleep_for(500ms);  // a few beat exchanges
+  CHECK_FALSE(client.send(client_log.opened()[0], bytes_of("rtt?")));
+  REQUIRE(server_log.wait_messages(1));
+  CHECK(server_rtt_us > 0);
+  CHECK(server_rtt_us < 100'000);  // loopback: far below 100 ms
+}
+
+TEST_CASE("closing on one side is reported as closed_locally there and peer_closed on the other") {
+  echo_pair pair;
+  const auto client_id = pair.connect_one();
+  CHECK_FALSE(pair.client.close(client_id));
+  REQUIRE(pair.client_log.wait_closed(1));
+  REQUIRE(pair.server_log.wait_closed(1));
+  CHECK(pair.client_log.closed()[0].why.reason == close_reason::closed_locally);
+  CHECK(pair.server_log.closed()[0].why.reason == close_reason::peer_closed);
+}
+
+TEST_CASE("a stale or unknown id is refused and touches no other session") {
+  echo_pair pair;
+  const auto first = pair.connect_one();
+  CHECK_FALSE(pair.client.close(first));
+  REQUIRE(pair.client_log.wait_closed(1));
+  const auto second = pair.connect_one();
+  // The second session may reuse the first one's slot: the generation tells them apart.
+  CHECK(pair.client.send(first, bytes_of("to a ghost")) == session_error::unknown_session);
+  CHECK(pair.client.close(first) == session_error::unknown_session);
+  CHECK(pair.client.send(session_id{}, bytes_of("x")) == session_error::unknown_session);
+  CHECK(pair.client.send(session_id::make(200, 1, 0), bytes_of("x")) == session_error::unknown_session);
+  CHECK(pair.client.send(session_id::make(0, 1, 1u << 30), bytes_of("x")) == session_error::unknown_session);
+  CHECK_FALSE(pair.client.send(second, bytes_of("still here")));
+  REQUIRE(pair.client_log.wait_messages(1));
+  CHECK(pair.client_log.messages().size() == 1);
+  CHECK(pair.client_log.closed().size() == 1);
+}
+
+TEST_CASE("a message larger than max_frame_size is refused at send") {
+  echo_pair pair;
+  const auto id = pair.connect_one();
+  const std::vector<std::byte> huge(fast_liveness().max_frame_size + 1);
+  CHECK(pair.client.send(id, huge) == session_error::message_too_large);
+}
+
+TEST_CASE("a session may be closed from inside its own message handler") {
+  session_log server_log, client_log;
+  server game(fast_server(), server_log.handlers([&](session_id id, std::span<const std::byte>) { game.close(id); }));
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(client_log.wait_opened(1));
+  client.send(client_log.opened()[0], bytes_of("close me"));
+  REQUIRE(server_log.wait_closed(1));
+  CHECK(server_log.closed()[0].why.reason == close_reason::closed_locally);
+  REQUIRE(client_log.wait_closed(1));
+  CHECK(client_log.closed()[0].why.reason == close_reason::peer_closed);
+}
+
+TEST_CASE("a handler that throws costs only its own session") {
+  session_log server_log, client_log;
+  server game(fast_server(1), server_log.handlers([&](session_id, std::span<const std::byte> bytes) {
+    if (bytes.size() == 5) throw std::runtime_error("game bug");
+  }));
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  for (int i = 0; i < 2; ++i) client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(client_log.wait_opened(2));
+  const auto ids = client_log.opened();
+  client.send(ids[0], bytes_of("boom!"));
+  REQUIRE(server_log.wait_closed(1));
+  CHECK(server_log.closed()[0].why.reason == close_reason::handler_error);
+  client.send(ids[1], bytes_of("fine"));
+  REQUIRE(server_log.wait_messages(2));
+  CHECK(server_log.closed().size() == 1);
+}
+
+TEST_CASE("stop() closes every session with reason shutdown and the peers hear it") {
+  session_log server_log, client_log;
+  server game(fast_server(), server_log.handlers());
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  for (int i = 0; i < 10; ++i) client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(server_log.wait_opened(10));
+  game.stop();
+  CHECK(server_log.closed().size() == 10);
+  CHECK(server_log.closed_count(close_reason::shutdown) == 10);
+  REQUIRE(client_log.wait_closed(10));
+  CHECK(client_log.closed_count(close_reason::peer_closed) == 10);
+  CHECK(game.send(server_log.opened()[0], bytes_of("x")) == session_error::not_running);
+  game.stop();  // idempotent
+}
+
+TEST_CASE("stop() may be called from inside a handler") {
+  session_log server_log, client_log;
+  server game(fast_server(), server_log.handlers([&](session_id, std::span<const std::byte>) { game.stop(); }));
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(client_log.wait_opened(1));
+  client.send(client_log.opened()[0], bytes_of("stop"));
+  REQUIRE(server_log.wait_closed(1));
+  CHECK(server_log.closed()[0].why.reason == close_reason::shutdown);
+}  // the destructor joins the threads
+
+TEST_CASE("a connector's failed connection attempt is reported as connect_failed") {
+  session_log log;
+  connector client(fast_connector(), log.handlers());
+  client.start();
+  int marker = 0;
+  client.connect({.address = "127.0.0.1", .port = 1}, &marker);  // nothing listens on port 1
+  REQUIRE(log.wait_closed(1));
+  CHECK(log.closed()[0].why.reason == close_reason::connect_failed);
+}
+
+TEST_CASE("a connector with reconnect enabled comes back after the server restarts") {
+  session_log server_log, client_log;
+  auto config = fast_connector();
+  config.reconnect = {.enabled = true, .initial_delay = 20ms, .max_delay = 200ms, .jitter = 0.2};
+  connector client(config, client_log.handlers());
+  client.start();
+  std::uint16_t port = 0;
+  {
+    server game(fast_server(1), server_log.handlers());
+    game.start();
+    port = game.port();
+    client.connect({.address = "127.0.0.1", .port = port});
+    REQUIRE(client_log.wait_opened(1));
+  }  // the server goes away: the client hears a close (shutdown frame), then retries
+  REQUIRE(client_log.wait_closed(1));
+  auto config2 = fast_server(1);
+  config2.port = port;
+  server again(config2, server_log.handlers());
+  again.start();
+  CHECK(client_log.wait_opened(2, 5s));
+}

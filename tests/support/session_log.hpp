@@ -1,0 +1,108 @@
+// A thread-safe record of what a server or connector told the game, with the time of
+// each event, and waits with a deadline (tests never sleep for a fixed time to "let
+// things happen": they wait for the event, or fail at the deadline).
+#pragma once
+
+#include <lifeline/session_handlers.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace lifeline::test {
+
+using clock = std::chrono::steady_clock;
+
+struct closed_event {
+  session_id id;
+  close_info why;
+  clock::time_point at;
+};
+
+class session_log {
+ public:
+  /// Handlers that record into this log; `on_message` (optional) runs after recording.
+  session_handlers handlers(std::function<void(session_id, std::span<const std::byte>)> on_message = {}) {
+    return {
+        .on_opened =
+            [this](session_id id) {
+              std::lock_guard lock(mutex_);
+              opened_.push_back(id);
+              opened_at_[id] = clock::now();
+              changed_.notify_all();
+            },
+        .on_message =
+            [this, on_message](session_id id, std::span<const std::byte> bytes) {
+              {
+                std::lock_guard lock(mutex_);
+                messages_.emplace_back(id, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+                changed_.notify_all();
+              }
+              if (on_message) on_message(id, bytes);
+            },
+        .on_closed =
+            [this](session_id id, close_info why) {
+              std::lock_guard lock(mutex_);
+              closed_.push_back({id, why, clock::now()});
+              changed_.notify_all();
+            },
+    };
+  }
+
+  /// Waits until `done()` holds (checked under the log's lock) or `timeout` passes.
+  template <class Predicate>
+  bool wait_until(Predicate done, std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return done(); });
+  }
+
+  bool wait_opened(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    return wait_until([&] { return opened_.size() >= n; }, timeout);
+  }
+  bool wait_closed(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    return wait_until([&] { return closed_.size() >= n; }, timeout);
+  }
+  bool wait_messages(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    return wait_until([&] { return messages_.size() >= n; }, timeout);
+  }
+
+  std::vector<session_id> opened() const {
+    std::lock_guard lock(mutex_);
+    return opened_;
+  }
+  std::vector<closed_event> closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  std::vector<std::pair<session_id, std::string>> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+  std::size_t closed_count(close_reason r) const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(std::count_if(closed_.begin(), closed_.end(), [&](const auto& e) { return e.why.reason == r; }));
+  }
+
+  // Unlocked accessors for use inside wait_until predicates.
+  const std::vector<session_id>& opened_unlocked() const { return opened_; }
+  const std::vector<closed_event>& closed_unlocked() const { return closed_; }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<session_id> opened_;
+  std::map<session_id, clock::time_point> opened_at_;
+  std::vector<std::pair<session_id, std::string>> messages_;
+  std::vector<closed_event> closed_;
+};
+
+inline std::span<const std::byte> bytes_of(std::string_view text) {
+  return std::as_bytes(std::span{text.data(), text.size()});
+}
+
+}  // namespace lifeline::test
