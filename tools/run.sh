@@ -25,6 +25,10 @@ case "${1:-}" in
     cmake --preset fuzz >/dev/null
     cmake --build --preset fuzz --parallel "$jobs"
     ctest --preset fuzz
+    # ThreadSanitizer: game threads calling into a 4-shard server concurrently.
+    cmake --preset tsan >/dev/null
+    cmake --build --preset tsan --parallel "$jobs"
+    ctest --preset tsan
     # Debug with AddressSanitizer and UndefinedBehaviorSanitizer: unit, package and bench
     # smoke tests. Last, so its summary is the run's closing line.
     cmake --preset dev >/dev/null
