@@ -49,7 +49,6 @@ close_code wire_code_for(close_reason r) noexcept {
   }
 }
 
-constexpr std::size_t release_outbound_above = 4096;  // an idle session keeps no big buffer
 constexpr int max_reads_per_wakeup = 4;               // fairness between a shard's sessions
 
 }  // namespace
@@ -93,12 +92,12 @@ void session::start_server(time_point now) {
 
 void session::start_client(time_point now) {
   std::error_code ec;
-  socket_.open(remote.protocol(), ec);
-  if (!ec && local) socket_.bind(*local, ec);
+  socket_.open(client->remote.protocol(), ec);
+  if (!ec && client->local) socket_.bind(*client->local, ec);
   if (ec) return close_with({close_reason::connect_failed, ec}, now);
   stage_deadline_ = now + shard_.connect_timeout();
   ++pending_handlers_;
-  socket_.async_connect(remote, [this](std::error_code connect_ec) {
+  socket_.async_connect(client->remote, [this](std::error_code connect_ec) {
     --pending_handlers_;
     on_connected(connect_ec, shard_.now());
     handler_done();
@@ -278,9 +277,10 @@ void session::flush(time_point now) {
     outbound_sent_ += n;
     write_progress_ = now;
   }
-  outbound_.clear();
+  // Drained: give the buffer back, so an idle session holds none (a heartbeat costs one
+  // small allocation per interval instead of a buffer kept for the session's life).
+  std::vector<std::byte>().swap(outbound_);
   outbound_sent_ = 0;
-  if (outbound_.capacity() > release_outbound_above) std::vector<std::byte>().swap(outbound_);
   if (state_ == session_state::closing) enter_closed();
 }
 

@@ -30,6 +30,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -73,9 +74,15 @@ class session {
   [[nodiscard]] const close_info& why_closed() const noexcept { return why_closed_; }
   [[nodiscard]] bool was_opened() const noexcept { return opened_; }
   void* user_context = nullptr;
-  unsigned reconnect_attempt = 0;  ///< connector: failed attempts in a row before this one
-  asio::ip::tcp::endpoint remote;  ///< connector: where to reconnect
-  std::optional<asio::ip::tcp::endpoint> local;
+
+  /// What only a connector's session needs (where to connect and reconnect), kept out of
+  /// line so a server's sessions do not carry it.
+  struct client_side {
+    asio::ip::tcp::endpoint remote;
+    std::optional<asio::ip::tcp::endpoint> local;
+    unsigned reconnect_attempt = 0;  ///< failed attempts in a row before this one
+  };
+  std::unique_ptr<client_side> client;
 
  private:
   void on_deadline(time_point now);

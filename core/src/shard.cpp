@@ -146,15 +146,14 @@ void shard::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::i
     return;
   }
   auto* s = adopt(asio::ip::tcp::socket(io_), session_role::client, context);
-  s->reconnect_attempt = attempt;
-  s->remote = remote;
-  s->local = local;
+  s->client = std::make_unique<session::client_side>(session::client_side{remote, local, attempt});
   s->start_client(now());
 }
 
 void shard::schedule_reconnect(const session& s) {
   const auto& policy = engine_.reconnect();
-  const unsigned attempt = s.was_opened() ? 0 : s.reconnect_attempt + 1;
+  if (!s.client) return;  // refused before it had an endpoint: nothing to retry
+  const unsigned attempt = s.was_opened() ? 0 : s.client->reconnect_attempt + 1;
   auto delay = policy.initial_delay;
   for (unsigned i = 0; i < attempt && delay < policy.max_delay; ++i) delay *= 2;
   delay = std::min(delay, policy.max_delay);
@@ -164,8 +163,8 @@ void shard::schedule_reconnect(const session& s) {
 
   auto ticket = std::make_unique<reconnect_ticket>();
   ticket->owner = this;
-  ticket->remote = s.remote;
-  ticket->local = s.local;
+  ticket->remote = s.client->remote;
+  ticket->local = s.client->local;
   ticket->context = s.user_context;
   ticket->attempt = attempt;
   auto& entry = ticket->entry;

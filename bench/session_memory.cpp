@@ -1,0 +1,113 @@
+// lifeline_session_memory: user-space bytes a server holds per idle session.
+//
+// Starts a server (one worker thread) in this process, opens N plain TCP connections to
+// it that complete the handshake and then stay idle (they hold no user-space state
+// beyond their descriptor), and reports the growth of the process's resident set per
+// session. Kernel socket buffers are not in the RSS; what is counted is the session
+// object, its decoder, Asio's per-socket reactor state and the slab slot.
+//
+//   lifeline_session_memory --sessions 5000
+#include <lifeline/frame_encoder.hpp>
+#include <lifeline/server.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+namespace {
+
+long resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+int open_idle_session(std::uint16_t port, std::span<const std::byte> hello) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 ||
+      ::send(fd, hello.data(), hello.size(), 0) != static_cast<ssize_t>(hello.size())) {
+    ::close(fd);
+    return -1;
+  }
+  char welcome[256];
+  if (::recv(fd, welcome, sizeof welcome, 0) <= 0) {  // the welcome: the session is open
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"User-space memory per idle lifeline session (RSS growth over N sessions)"};
+  std::size_t sessions = 5000;
+  app.add_option("--sessions,-n", sessions, "idle sessions to open")->check(CLI::Range(100, 9000));
+  CLI11_PARSE(app, argc, argv);
+
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  const auto fd_room = static_cast<std::size_t>(files.rlim_cur > 200 ? (files.rlim_cur - 100) / 2 : 0);
+  if (sessions > fd_room) {
+    std::printf("clamping --sessions to %zu: each session needs two descriptors here and the limit is %llu\n", fd_room,
+                static_cast<unsigned long long>(files.rlim_cur));
+    sessions = fd_room;
+  }
+
+  lifeline::server_config config;
+  config.listen_address = "127.0.0.1";
+  config.worker_threads = 1;
+  config.liveness.heartbeat_interval = std::chrono::seconds{1};
+  config.liveness.dead_after = std::chrono::seconds{120};  // the idle peers never answer
+  std::atomic<std::size_t> opened{0};
+  lifeline::server server(config, {.on_opened = [&](lifeline::session_id) { ++opened; }, .on_message = {}, .on_closed = {}});
+  server.start();
+
+  lifeline::frame_encoder encoder;
+  std::error_code ec;
+  const auto hello_bytes = encoder.encode(lifeline::hello_frame{.heartbeat_interval = std::chrono::seconds{1},
+                                                                .dead_after = std::chrono::seconds{120}},
+                                          ec);
+  const std::vector<std::byte> hello(hello_bytes.begin(), hello_bytes.end());
+
+  // Warm up: a first batch brings the allocator, the slab and Asio's pools to their
+  // steady state, so the measured batch counts sessions, not one-time set-up.
+  std::vector<int> fds;
+  const auto open_batch = [&](std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (const int fd = open_idle_session(server.port(), hello); fd >= 0) fds.push_back(fd);
+  };
+  open_batch(sessions / 10);
+  fds.reserve(fds.size() + sessions);
+  std::this_thread::sleep_for(std::chrono::milliseconds{1500});  // one heartbeat round
+  const long before = resident_bytes();
+  const auto before_count = fds.size();
+  std::printf("opening %zu idle sessions...\n", sessions);
+  open_batch(sessions);
+  std::this_thread::sleep_for(std::chrono::milliseconds{2500});  // two heartbeat rounds: steady state
+  const long after = resident_bytes();
+  const auto measured = fds.size() - before_count;
+
+  std::printf("sessions open: %zu (measured batch: %zu)\n", opened.load(), measured);
+  std::printf("RSS growth: %ld KiB -> %.0f bytes per idle session\n", (after - before) / 1024,
+              static_cast<double>(after - before) / static_cast<double>(measured));
+  server.stop();
+  for (const int fd : fds) ::close(fd);
+  return measured == sessions ? 0 : 1;
+}
