@@ -4,10 +4,17 @@
 #include "../support/session_log.hpp"
 
 #include <lifeline/connector.hpp>
+#include <lifeline/frame_encoder.hpp>
 #include <lifeline/server.hpp>
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
 #include <thread>
 
 using namespace lifeline;
@@ -208,4 +215,40 @@ TEST_CASE("a connector with reconnect enabled comes back after the server restar
   server again(config2, server_log.handlers());
   again.start();
   CHECK(client_log.wait_opened(2, 5s));
+}
+
+TEST_CASE("a connector declares a server that falls silent dead after dead_after, not before") {
+  // A hand-made server: it answers the hello with a welcome, then says nothing more
+  // while its kernel keeps acknowledging (a hung process).
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  socklen_t length = sizeof address;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+
+  session_log log;
+  connector client(fast_connector(), log.handlers());
+  client.start();
+  client.connect({.address = "127.0.0.1", .port = ntohs(address.sin_port)});
+  const int peer = ::accept(listener, nullptr, nullptr);
+  REQUIRE(peer >= 0);
+  std::array<char, 256> hello{};
+  REQUIRE(::recv(peer, hello.data(), hello.size(), 0) > 0);
+  frame_encoder encoder;
+  std::error_code ec;
+  const auto welcome = encoder.encode(welcome_frame{.heartbeat_interval = 100ms, .dead_after = 300ms, .session_id = 7}, ec);
+  REQUIRE(::send(peer, welcome.data(), welcome.size(), 0) == static_cast<ssize_t>(welcome.size()));
+  const auto last_heard = clock::now();
+  REQUIRE(log.wait_opened(1));
+
+  REQUIRE(log.wait_closed(1, 2s));
+  const auto closed = log.closed()[0];
+  CHECK(closed.why.reason == close_reason::heartbeat_timeout);
+  CHECK(closed.at >= last_heard + 300ms);
+  CHECK(closed.at <= last_heard + 300ms + detection_slack);
+  ::close(peer);
+  ::close(listener);
 }
