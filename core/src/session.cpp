@@ -3,6 +3,7 @@
 #include "shard.hpp"
 #include "socket_options.hpp"
 
+#include <lifeline/detail/overloaded.hpp>
 #include <lifeline/frame_error.hpp>
 
 #include <asio/error.hpp>
@@ -14,12 +15,6 @@
 namespace lifeline::detail {
 namespace {
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
 
 // Reasons for which the peer is gone or unable to listen: no close frame, no flushing.
 bool peer_is_gone(close_reason r) noexcept {

@@ -2,6 +2,8 @@
 
 #include "lifeline/wire/frame_generated.h"
 
+#include <lifeline/detail/overloaded.hpp>
+
 #include <stdexcept>
 #include <string>
 
@@ -12,12 +14,6 @@ std::uint32_t to_wire_ms(std::chrono::milliseconds d) {
   return static_cast<std::uint32_t>(d.count());
 }
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;  // clang 14 lacks aggregate deduction
 
 }  // namespace
 
@@ -49,7 +45,7 @@ std::span<const std::byte> frame_encoder::encode(const frame& f, std::error_code
   auto& fbb = state_->fbb;
   fbb.Clear();
   const auto root = std::visit(
-      overloaded{
+      detail::overloaded{
           [&](const beat_frame& b) {
             const wire::Beat beat(b.sent_at.microseconds_mod_2_32, b.echo_of_peer.microseconds_mod_2_32,
                                   static_cast<std::uint32_t>(b.held_for.count()));
