@@ -14,7 +14,6 @@ std::uint32_t to_wire_ms(std::chrono::milliseconds d) {
   return static_cast<std::uint32_t>(d.count());
 }
 
-
 }  // namespace
 
 struct frame_encoder::state {
