@@ -42,6 +42,7 @@ class session_error_category_impl final : public std::error_category {
       case session_error::unknown_session: return "no such session (closed, or never issued)";
       case session_error::not_running: return "not running";
       case session_error::message_too_large: return "message larger than max_frame_size allows";
+      case session_error::queue_full: return "write queue full: the peer is not reading fast enough";
     }
     return "unknown session error";
   }

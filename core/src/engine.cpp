@@ -120,7 +120,15 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
     if (auto* target = s->find(id); target && target->send_message(message, s->now())) return {};
     return session_error::unknown_session;
   }
+  // Bound what game threads can have in flight to one session, as its write queue is
+  // bounded: a peer that stops reading must cost an error here, not unbounded memory.
+  auto& in_transit = s->bytes_in_transit(id.slot());
+  if (in_transit.fetch_add(message.size(), std::memory_order_relaxed) + message.size() > liveness_.write_queue_limit) {
+    in_transit.fetch_sub(message.size(), std::memory_order_relaxed);
+    return session_error::queue_full;
+  }
   asio::post(s->io(), [s, id, bytes = std::vector<std::byte>(message.begin(), message.end())] {
+    s->bytes_in_transit(id.slot()).fetch_sub(bytes.size(), std::memory_order_relaxed);
     if (auto* target = s->find(id)) target->send_message(bytes, s->now());  // it may have closed meanwhile
   });
   return {};

@@ -34,10 +34,12 @@ bool peer_is_gone(close_reason r) noexcept {
   }
 }
 
-close_code wire_code_for(close_reason r) noexcept {
-  switch (r) {
+close_code wire_code_for(const close_info& why) noexcept {
+  switch (why.reason) {
     case close_reason::shutdown: return close_code::shutdown;
-    case close_reason::protocol_error: return close_code::protocol_error;
+    case close_reason::protocol_error:
+      return why.detail == frame_error::unsupported_protocol_version ? close_code::unsupported_version
+                                                                     : close_code::protocol_error;
     case close_reason::handshake_timeout: return close_code::handshake_timeout;
     case close_reason::server_full: return close_code::server_full;
     default: return close_code::normal;
@@ -45,6 +47,12 @@ close_code wire_code_for(close_reason r) noexcept {
 }
 
 constexpr int max_reads_per_wakeup = 4;               // fairness between a shard's sessions
+
+// Asio reports errno values in its own category, which does not compare equal to
+// std::errc in Asio 1.22; the game gets std::system_category(), so it needs no Asio.
+std::error_code portable(std::error_code ec) noexcept {
+  return ec.category() == asio::system_category() ? std::error_code(ec.value(), std::system_category()) : ec;
+}
 
 }  // namespace
 
@@ -80,7 +88,7 @@ void session::start_server(time_point now) {
   std::error_code ec;
   socket_.non_blocking(true, ec);
   if (!ec) ec = apply_session_options(socket_.native_handle(), shard_.backstop());
-  if (ec) return close_with({close_reason::socket_error, ec}, now);
+  if (ec) return close_with({close_reason::socket_error, portable(ec)}, now);
   wait_readable();
   rearm(now);
 }
@@ -89,7 +97,7 @@ void session::start_client(time_point now) {
   std::error_code ec;
   socket_.open(client->remote.protocol(), ec);
   if (!ec && client->local) socket_.bind(*client->local, ec);
-  if (ec) return close_with({close_reason::connect_failed, ec}, now);
+  if (ec) return close_with({close_reason::connect_failed, portable(ec)}, now);
   stage_deadline_ = now + shard_.connect_timeout();
   ++pending_handlers_;
   socket_.async_connect(client->remote, [this](std::error_code connect_ec) {
@@ -104,7 +112,7 @@ void session::on_connected(std::error_code ec, time_point now) {
   if (state_ != session_state::connecting) return;
   if (!ec) socket_.non_blocking(true, ec);
   if (!ec) ec = apply_session_options(socket_.native_handle(), shard_.backstop());
-  if (ec) return close_with({close_reason::connect_failed, ec}, now);
+  if (ec) return close_with({close_reason::connect_failed, portable(ec)}, now);
   state_ = session_state::handshaking;
   state_entered_ = now;
   stage_deadline_ = now + shard_.config().handshake_timeout;
@@ -304,7 +312,7 @@ void session::on_deadline(time_point now) {
   const auto& cfg = shard_.config();
   switch (state_) {
     case session_state::connecting:
-      if (now >= stage_deadline_) return close_with({close_reason::connect_failed, asio::error::timed_out}, now);
+      if (now >= stage_deadline_) return close_with({close_reason::connect_failed, std::make_error_code(std::errc::timed_out)}, now);
       break;
     case session_state::handshaking:
       if (now >= stage_deadline_) return close_with({close_reason::handshake_timeout, {}}, now);
@@ -350,9 +358,10 @@ void session::rearm(time_point now) {
 
 close_info session::classify(std::error_code ec) const noexcept {
   if (ec == asio::error::eof) return {close_reason::peer_closed, ec};
-  if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe) return {close_reason::peer_reset, ec};
-  if (ec == asio::error::host_unreachable || ec == asio::error::network_unreachable) return {close_reason::unreachable, ec};
-  if (ec == asio::error::timed_out) {
+  ec = portable(ec);
+  if (ec == std::errc::connection_reset || ec == std::errc::broken_pipe) return {close_reason::peer_reset, ec};
+  if (ec == std::errc::host_unreachable || ec == std::errc::network_unreachable) return {close_reason::unreachable, ec};
+  if (ec == std::errc::timed_out) {
     // ETIMEDOUT has two sources: keepalive probes unanswered while nothing was in flight,
     // or sent data unacknowledged past TCP_USER_TIMEOUT.
     return {sent_since_heard_ ? close_reason::user_timeout : close_reason::keepalive_timeout, ec};
@@ -378,7 +387,7 @@ void session::close_with(close_info why, time_point now) {
   // The peer may still be listening: tell it why, flush, then close gracefully.
   stage_deadline_ = now + shard_.flush_timeout();
   std::error_code ec;
-  const auto bytes = shard_.encoder().encode(close_frame{.code = wire_code_for(why.reason), .detail = to_string(why.reason)}, ec);
+  const auto bytes = shard_.encoder().encode(close_frame{.code = wire_code_for(why), .detail = to_string(why.reason)}, ec);
   if (!ec && outbound_.size() - outbound_sent_ + bytes.size() <= shard_.config().write_queue_limit) {
     if (outbound_sent_ == outbound_.size()) {
       outbound_.clear();

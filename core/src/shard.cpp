@@ -44,7 +44,8 @@ shard::shard(engine& owner, unsigned index, session_role role, std::size_t capac
       read_buffer_(read_buffer_size),
       sessions_(capacity),
       generations_(capacity, 1),
-      live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(capacity)) {
+      live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(capacity)),
+      in_transit_(std::make_unique<std::atomic<std::size_t>[]>(capacity)) {
   free_slots_.reserve(capacity);
   for (std::size_t i = capacity; i-- > 0;) free_slots_.push_back(static_cast<std::uint32_t>(i));
   work_.emplace(io_.get_executor());

@@ -48,6 +48,9 @@ class shard {
   [[nodiscard]] bool runs_on_this_thread() const noexcept { return io_.get_executor().running_in_this_thread(); }
   /// Whether `id` names a session of this shard that is alive now (an atomic load).
   [[nodiscard]] bool is_live(session_id id) const noexcept;
+  /// Bytes posted to `slot` by other threads and not yet queued by the shard: the
+  /// back-pressure that keeps game threads from outrunning a session's write queue.
+  [[nodiscard]] std::atomic<std::size_t>& bytes_in_transit(std::uint32_t slot) noexcept { return in_transit_[slot]; }
   /// The worker thread's body.
   void run();
 
@@ -113,6 +116,7 @@ class shard {
   std::vector<std::unique_ptr<session>> sessions_;
   std::vector<std::uint32_t> generations_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
+  std::unique_ptr<std::atomic<std::size_t>[]> in_transit_;
   std::vector<std::uint32_t> free_slots_;
   std::size_t live_count_ = 0;
 

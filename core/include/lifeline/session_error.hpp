@@ -13,6 +13,7 @@ enum class session_error {
   unknown_session = 1,   ///< no such session now: never issued, closed, or its slot reused
   not_running = 2,       ///< the server or connector is not started, or is stopping
   message_too_large = 3, ///< the message would not fit in max_frame_size
+  queue_full = 4,        ///< write_queue_limit bytes are already on their way to this session
 };
 
 [[nodiscard]] const std::error_category& session_error_category() noexcept;

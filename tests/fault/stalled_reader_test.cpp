@@ -1,0 +1,171 @@
+// Fault kind "stalled" (DESIGN.md §4): the peer is alive (it keeps beating) but has
+// stopped reading. Its receive window closes, the server's socket buffer fills, and the
+// game's messages pile up in the session's write queue. The server gives up on such a
+// peer in one of two ways, both reported as write_stalled:
+//   - the queue would grow past write_queue_limit: at once, detail no_buffer_space;
+//   - queued bytes have made no progress for write_stall_timeout: detail empty.
+//
+// What the kernel does here (measured on loopback): the raw peer shrinks SO_RCVBUF after
+// the connection is up (stop_reading), and its kernel then takes only what fits in the
+// window it already advertised (one 32 KiB message here) and nothing after; the server's
+// send buffer takes up to tcp_wmem's maximum on top. So a test that wants a backlog that
+// the sockets cannot absorb sends more than twice that maximum.
+#include "../support/fast_config.hpp"
+#include "../support/raw_peer.hpp"
+#include "../support/raw_peer_reading.hpp"
+#include "../support/session_log.hpp"
+
+#include <lifeline/server.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+using namespace lifeline;
+using namespace lifeline::test;
+
+namespace {
+
+constexpr std::size_t message_size = 32 * 1024;
+
+// Beats for the peer every 50 ms from a thread, so that the server never sees it as dead:
+// whatever it ends with, it is not a heartbeat timeout.
+class keep_beating {
+ public:
+  explicit keep_beating(raw_peer& peer)
+      : thread_([this, &peer] {
+          while (!stop_) {
+            try {
+              peer.send_beat();
+            } catch (const std::exception&) {
+              return;  // the server hung up
+            }
+            std::this_thread::sleep_for(50ms);
+          }
+        }) {}
+  ~keep_beating() {
+    stop_ = true;
+    thread_.join();
+  }
+  keep_beating(const keep_beating&) = delete;
+  keep_beating& operator=(const keep_beating&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The most a TCP send buffer may grow to (the third field of net.ipv4.tcp_wmem).
+std::size_t max_send_buffer() {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+  std::size_t min = 0, initial = 0, max = 0;
+  in >> min >> initial >> max;
+  return max > 0 ? max : std::size_t{4} << 20;
+}
+
+std::uint16_t start_and_get_port(server& game) {
+  game.start();
+  return game.port();
+}
+
+// A server with one session, whose raw peer has handshaken and then stopped reading.
+struct stalled_session {
+  session_log log;
+  server game;
+  raw_peer peer;
+  session_id id;
+
+  explicit stalled_session(const server_config& config)
+      : game(config, log.handlers()), peer("127.0.0.1", start_and_get_port(game)) {
+    id = session_id{peer.handshake().session_id};
+    REQUIRE(log.wait_opened(1));
+    peer.stop_reading();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a peer that stops reading is closed as write_stalled as soon as the write queue would pass its limit") {
+  auto config = fast_server(1);
+  config.liveness.write_queue_limit = 512 * 1024;
+  config.liveness.write_stall_timeout = 5s;  // far away: only the limit can act here
+  stalled_session s(config);
+  keep_beating beats(s.peer);
+  const std::vector<std::byte> message(message_size, std::byte{0x5A});
+
+  // Nothing before: half the limit is queued (or in the socket buffers) and the session lives.
+  for (std::size_t queued = 0; queued < config.liveness.write_queue_limit / 2; queued += message_size)
+    REQUIRE_FALSE(s.game.send(s.id, message));
+  (void)s.game.stats();  // a round trip to the shard: the messages above have been queued
+  CHECK(s.log.closed().empty());
+
+  // The event: keep sending until the session is gone; the limit closes it at once.
+  const auto started = clock::now();
+  std::size_t accepted = config.liveness.write_queue_limit / 2;
+  const std::size_t give_up_after = 64 * 1024 * 1024;
+  // queue_full is back-pressure (game threads are ahead of the shard): try again.
+  for (std::error_code ec; accepted < give_up_after;) {
+    ec = s.game.send(s.id, message);
+    if (!ec) accepted += message_size;
+    else if (ec == session_error::queue_full) std::this_thread::yield();
+    else break;
+  }
+  const auto stopped = clock::now();
+
+  REQUIRE(s.log.wait_closed(1, 5s));
+  const auto closed = s.log.closed()[0];
+  CHECK(closed.why.reason == close_reason::write_stalled);
+  CHECK(closed.why.detail == std::errc::no_buffer_space);
+  CHECK(accepted > config.liveness.write_queue_limit);
+  CHECK(closed.at <= stopped + detection_slack);
+  CHECK(closed.at < started + config.liveness.write_stall_timeout);  // the limit, not the timer
+  CHECK(s.game.send(s.id, message) == session_error::unknown_session);
+  MESSAGE("closed after " << accepted / 1024 << " KiB were accepted by send(), "
+                          << std::chrono::duration_cast<std::chrono::milliseconds>(closed.at - started).count()
+                          << " ms after sending began");
+}
+
+TEST_CASE("a peer that stops reading is closed as write_stalled after write_stall_timeout without progress, not before") {
+  // A backlog the sockets cannot absorb (more than twice the largest send buffer) that
+  // stays well under the queue limit: only the no-progress timer can close this session.
+  const std::size_t backlog = 2 * max_send_buffer() + 64 * 1024;
+  auto config = fast_server(1);
+  config.liveness.write_queue_limit = 2 * backlog;
+  config.liveness.write_stall_timeout = 400ms;
+  stalled_session s(config);
+  keep_beating beats(s.peer);
+  const std::vector<std::byte> message(message_size, std::byte{0x5A});
+
+  const auto started = clock::now();  // the queue cannot have made progress before this
+  for (std::size_t sent = 0; sent < backlog; sent += message_size) REQUIRE_FALSE(s.game.send(s.id, message));
+  const auto all_sent = clock::now();
+
+  // Watch the peer's kernel take bytes until the server gives up: the last time it took
+  // any is (within a poll) the last time the server's queue could have moved.
+  auto last_growth = started;
+  std::size_t unread = unread_bytes(s.peer);
+  bool closed_in_time = false;
+  for (const auto until = clock::now() + 5s; !closed_in_time && clock::now() < until;) {
+    closed_in_time = s.log.wait_closed(1, 5ms);
+    if (const auto now_unread = unread_bytes(s.peer); now_unread != unread) {
+      unread = now_unread;
+      last_growth = clock::now();
+    }
+  }
+  REQUIRE(closed_in_time);
+
+  const auto closed = s.log.closed()[0];
+  const auto last_progress_bound = std::max(all_sent, last_growth);
+  CHECK(closed.why.reason == close_reason::write_stalled);
+  CHECK_FALSE(closed.why.detail);  // the timer, not the limit
+  CHECK(closed.at >= started + config.liveness.write_stall_timeout);
+  CHECK(closed.at <= last_progress_bound + config.liveness.write_stall_timeout + detection_slack);
+  CHECK(s.game.stats().total.closes(close_reason::heartbeat_timeout) == 0);
+  MESSAGE("the peer's kernel took " << unread << " bytes; closed "
+                                    << std::chrono::duration_cast<std::chrono::milliseconds>(closed.at - last_progress_bound).count()
+                                    << " ms after the last possible progress (write_stall_timeout "
+                                    << config.liveness.write_stall_timeout.count() << " ms)");
+}
