@@ -356,14 +356,18 @@ void session::rearm(time_point now) {
 
 // --- closing ---------------------------------------------------------------------------
 
-close_info session::classify(std::error_code ec) const noexcept {
+close_info session::classify(std::error_code ec) noexcept {
   if (ec == asio::error::eof) return {close_reason::peer_closed, ec};
   ec = portable(ec);
   if (ec == std::errc::connection_reset || ec == std::errc::broken_pipe) return {close_reason::peer_reset, ec};
   if (ec == std::errc::host_unreachable || ec == std::errc::network_unreachable) return {close_reason::unreachable, ec};
   if (ec == std::errc::timed_out) {
     // ETIMEDOUT has two sources: keepalive probes unanswered while nothing was in flight,
-    // or sent data unacknowledged past TCP_USER_TIMEOUT.
+    // or sent data retransmitted unacknowledged past TCP_USER_TIMEOUT. The kernel's
+    // counters still tell which: probes without retransmissions mean keepalive.
+    tcp_kernel_info info;
+    if (!read_tcp_info(socket_.native_handle(), info) && (info.retransmits > 0 || info.probes > 0))
+      return {info.retransmits > 0 ? close_reason::user_timeout : close_reason::keepalive_timeout, ec};
     return {sent_since_heard_ ? close_reason::user_timeout : close_reason::keepalive_timeout, ec};
   }
   if (state_ == session_state::connecting) return {close_reason::connect_failed, ec};

@@ -100,7 +100,7 @@ class session {
   void on_connected(std::error_code ec, time_point now);
   void enter_open(time_point now);
   void enter_closed();
-  [[nodiscard]] close_info classify(std::error_code ec) const noexcept;
+  [[nodiscard]] close_info classify(std::error_code ec) noexcept;
   [[nodiscard]] bool heartbeats_on() const noexcept;
   void handler_done();
 

@@ -45,6 +45,7 @@ std::error_code read_tcp_info(int fd, tcp_kernel_info& info) noexcept {
   info.total_retransmits = raw.tcpi_total_retrans;
   info.unacked = raw.tcpi_unacked;
   info.lost = raw.tcpi_lost;
+  info.probes = raw.tcpi_probes;
   return {};
 }
 

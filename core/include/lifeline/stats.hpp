@@ -58,6 +58,7 @@ struct tcp_kernel_info {
   std::uint32_t total_retransmits = 0;
   std::uint32_t unacked = 0;           ///< segments in flight
   std::uint32_t lost = 0;
+  std::uint32_t probes = 0;            ///< keepalive or zero-window probes sent without an answer
 };
 
 }  // namespace lifeline
