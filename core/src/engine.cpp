@@ -11,41 +11,49 @@ namespace lifeline::detail {
 
 engine::engine(session_role role, unsigned threads, std::size_t max_sessions, liveness_config liveness,
                reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers)
-    : role_(role),
-      max_sessions_(max_sessions),
+    : max_sessions_(max_sessions),
       liveness_(liveness),
       backstop_(derive_kernel_backstop(liveness)),
       reconnect_(reconnect),
       connect_timeout_(connect_timeout),
       handlers_(std::move(handlers)) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i, role, max_sessions));
+  // Session ids hold 8 bits of shard index: at most 256 shards.
+  if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
+  // The kernel spreads connections over the shards evenly on average; twice the even
+  // share (and at least 1,024) leaves room for its unevenness without every shard
+  // reserving slots for all max_sessions.
+  const std::size_t per_shard = std::min(max_sessions, 2 * (max_sessions / threads) + 1024);
+  for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i, role, per_shard));
 }
 
 engine::~engine() {
   stop(std::chrono::milliseconds{0});
 }
 
-std::uint16_t engine::listen(const std::string& address, std::uint16_t port) {
-  const asio::ip::tcp::endpoint where(asio::ip::make_address(address), port);
-  // The first shard picks the port (port 0: any free one); the others join it through
-  // SO_REUSEPORT, so the kernel spreads incoming connections across the shards.
-  port_ = shards_.front()->listen(where);
-  for (std::size_t i = 1; i < shards_.size(); ++i) shards_[i]->listen({where.address(), port_});
-  return port_;
-}
-
-void engine::start() {
+void engine::start(const std::string* listen_address, std::uint16_t port) {
   std::lock_guard lock(lifecycle_);
   if (started_) throw std::logic_error("start: already started");
+  if (stopped_) throw std::logic_error("start: already stopped; make a new server or connector");
+  if (listen_address != nullptr) {
+    const asio::ip::tcp::endpoint where(asio::ip::make_address(*listen_address), port);
+    // The first shard picks the port (port 0: any free one); the others join it through
+    // SO_REUSEPORT, so the kernel spreads incoming connections across the shards.
+    port_ = shards_.front()->listen(where);
+    for (std::size_t i = 1; i < shards_.size(); ++i) shards_[i]->listen({where.address(), port_});
+  }
   started_ = true;
   running_ = true;
-  threads_running_ = true;
-  for (auto& s : shards_) threads_.emplace_back([&shard = *s] { shard.run(); });
+  live_threads_ = static_cast<unsigned>(shards_.size());
+  for (auto& s : shards_)
+    threads_.emplace_back([this, &shard = *s] {
+      shard.run();
+      live_threads_.fetch_sub(1, std::memory_order_release);
+    });
 }
 
 void engine::stop(std::chrono::milliseconds flush_deadline) {
   running_ = false;
+  stopped_ = true;
   bool on_a_shard_thread = false;
   for (auto& s : shards_) {
     on_a_shard_thread = on_a_shard_thread || s->runs_on_this_thread();
@@ -56,7 +64,6 @@ void engine::stop(std::chrono::milliseconds flush_deadline) {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
-  threads_running_ = false;
   if (!started_) {
     // Never started: run the shutdown here so sockets close and nothing is left queued.
     for (auto& s : shards_) {
@@ -117,8 +124,11 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
   auto* s = shard_of(id);
   if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
   if (s->runs_on_this_thread()) {
-    if (auto* target = s->find(id); target && target->send_message(message, s->now())) return {};
-    return session_error::unknown_session;
+    // Queued at once. If that overflows the write queue the session closes right here
+    // (its on_closed runs before send returns), which the caller hears as queue_full.
+    auto* target = s->find(id);
+    if (target == nullptr || !target->send_message(message, s->now())) return session_error::unknown_session;
+    return target->state() == session_state::open ? std::error_code{} : make_error_code(session_error::queue_full);
   }
   // Bound what game threads can have in flight to one session, as its write queue is
   // bounded: a peer that stops reading must cost an error here, not unbounded memory.
@@ -153,16 +163,21 @@ void engine::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::
 
 server_stats engine::stats() const {
   server_stats out;
+  const bool threads_finished = live_threads_.load(std::memory_order_acquire) == 0;
+  bool on_a_shard_thread = false;
+  for (const auto& s : shards_) on_a_shard_thread = on_a_shard_thread || s->runs_on_this_thread();
   for (const auto& s : shards_) {
     session_stats copy;
-    if (!threads_running_ || s->runs_on_this_thread()) {
+    if (threads_finished || s->runs_on_this_thread()) {
       copy = s->stats();
+    } else if (on_a_shard_thread) {
+      out.complete = false;  // a handler must not wait on another shard (it may be waiting on us)
     } else {
       auto answer = std::make_shared<std::promise<session_stats>>();
       auto future = answer->get_future();
       asio::post(s->io(), [answer, &shard = *s] { answer->set_value(shard.stats()); });
-      if (future.wait_for(std::chrono::seconds{5}) != std::future_status::ready) continue;  // stopped meanwhile
-      copy = future.get();
+      if (future.wait_for(std::chrono::seconds{5}) == std::future_status::ready) copy = future.get();
+      else out.complete = false;  // stopping: its loop no longer runs
     }
     out.sessions_per_shard.push_back(copy.sessions_open);
     out.total += copy;

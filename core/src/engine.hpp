@@ -23,9 +23,8 @@ class engine {
          reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers);
   ~engine();
 
-  // Before start() only.
-  std::uint16_t listen(const std::string& address, std::uint16_t port);
-  void start();
+  /// Starts the threads; a server first binds `listen_address`:`port` on every shard.
+  void start(const std::string* listen_address = nullptr, std::uint16_t port = 0);
   void stop(std::chrono::milliseconds flush_deadline);
 
   // Any thread.
@@ -56,7 +55,6 @@ class engine {
  private:
   [[nodiscard]] shard* shard_of(session_id id) const noexcept;
 
-  session_role role_;
   std::size_t max_sessions_;
   liveness_config liveness_;
   kernel_backstop backstop_;
@@ -67,7 +65,8 @@ class engine {
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> open_sessions_{0};
   std::atomic<bool> running_{false};
-  std::atomic<bool> threads_running_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<unsigned> live_threads_{0};  // worker threads whose loop still runs
   std::atomic<unsigned> next_connect_shard_{0};
   std::mutex lifecycle_;  // start/stop/join only, never on a session's path
   bool started_ = false;

@@ -13,10 +13,7 @@ server::server(server_config config, session_handlers handlers) : config_listen_
 
 server::~server() = default;
 
-void server::start() {
-  engine_->listen(config_listen_address_, config_port_);
-  engine_->start();
-}
+void server::start() { engine_->start(&config_listen_address_, config_port_); }
 void server::stop(std::chrono::milliseconds flush_deadline) { engine_->stop(flush_deadline); }
 std::uint16_t server::port() const noexcept { return engine_->port(); }
 std::error_code server::send(session_id id, std::span<const std::byte> message) { return engine_->send(id, message); }

@@ -34,6 +34,19 @@ bool peer_is_gone(close_reason r) noexcept {
   }
 }
 
+// The reason to report when the peer closes with a close frame: its own words where they
+// name something the game can act on (a connector refused by a full server), else
+// peer_closed.
+close_info reason_for_peer_close(close_code code) noexcept {
+  switch (code) {
+    case close_code::server_full: return {close_reason::server_full, {}};
+    case close_code::handshake_timeout: return {close_reason::handshake_timeout, {}};
+    case close_code::protocol_error: return {close_reason::protocol_error, {}};
+    case close_code::unsupported_version: return {close_reason::protocol_error, frame_error::unsupported_protocol_version};
+    default: return {close_reason::peer_closed, {}};
+  }
+}
+
 close_code wire_code_for(const close_info& why) noexcept {
   switch (why.reason) {
     case close_reason::shutdown: return close_code::shutdown;
@@ -119,7 +132,9 @@ void session::on_connected(std::error_code ec, time_point now) {
   last_heard_ = now;
   const auto& cfg = shard_.config();
   send_frame(hello_frame{.heartbeat_interval = cfg.heartbeat_interval, .dead_after = cfg.dead_after}, now);
-  if (state_ == session_state::handshaking) wait_readable();
+  if (state_ != session_state::handshaking) return;
+  wait_readable();
+  rearm(now);  // from the connect deadline to the handshake deadline
 }
 
 // --- reading ---------------------------------------------------------------------------
@@ -141,6 +156,7 @@ void session::wait_readable() {
 void session::on_readable(std::error_code ec) {
   if (state_ >= session_state::closed || ec == asio::error::operation_aborted) return;
   const auto now = shard_.now();
+  if (state_ == session_state::closing) return drain_until_peer_closes();
   if (ec) return close_with(classify(ec), now);
   const auto buffer = shard_.read_buffer();
   for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
@@ -153,6 +169,10 @@ void session::on_readable(std::error_code ec) {
     }
     auto& stats = shard_.counters();
     stats.bytes_received += n;
+    // Bytes of a frame still arriving prove the peer alive too: a large frame on a slow
+    // link must not look like silence.
+    last_heard_ = now;
+    sent_since_heard_ = false;
     decoder_.feed(std::span<const std::byte>(buffer.data(), n));
     std::error_code frame_ec;
     while (auto f = decoder_.next(frame_ec)) {
@@ -187,7 +207,7 @@ bool session::handle_frame(const frame& f, time_point now) {
                    if (state_ == session_state::open) shard_.notify_message(*this, d.payload);
                    else if (expecting_handshake) close_with({close_reason::protocol_error, frame_error::unexpected_frame}, now);
                  },
-                 [&](const close_frame&) { close_with({close_reason::peer_closed, {}}, now); },
+                 [&](const close_frame& c) { close_with(reason_for_peer_close(c.code), now); },
              },
              f);
   return state_ == session_state::open || state_ == session_state::handshaking;
@@ -254,6 +274,11 @@ void session::send_frame(const frame& f, time_point now) {
     outbound_.clear();
     outbound_sent_ = 0;
     write_progress_ = now;  // the stall clock starts when the queue becomes non-empty
+  } else if (outbound_sent_ >= outbound_.size() / 2) {
+    // A peer that reads steadily but slower than we write never lets the queue drain:
+    // drop the written prefix so the buffer holds only what is unsent.
+    outbound_.erase(outbound_.begin(), outbound_.begin() + static_cast<std::ptrdiff_t>(outbound_sent_));
+    outbound_sent_ = 0;
   }
   outbound_.insert(outbound_.end(), bytes.begin(), bytes.end());
   last_sent_ = now;
@@ -270,7 +295,12 @@ void session::flush(time_point now) {
     std::error_code ec;
     const auto n = socket_.write_some(asio::buffer(outbound_.data() + outbound_sent_, outbound_.size() - outbound_sent_), ec);
     if (ec == asio::error::would_block) {
-      wait_writable();
+      if (!write_waiting_ && state_ == session_state::open) {
+        wait_writable();
+        rearm(now);  // the write-stall deadline now applies
+      } else {
+        wait_writable();
+      }
       return;
     }
     if (ec) {
@@ -284,7 +314,25 @@ void session::flush(time_point now) {
   // small allocation per interval instead of a buffer kept for the session's life).
   std::vector<std::byte>().swap(outbound_);
   outbound_sent_ = 0;
-  if (state_ == session_state::closing) enter_closed();
+  if (state_ == session_state::closing) {
+    // All said: half-close, then read until the peer closes too (or the flush deadline).
+    // Closing with its last frames unread would make our kernel send RST, and an RST can
+    // destroy the close frame before the peer's application has read it.
+    std::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    drain_until_peer_closes();
+  }
+}
+
+void session::drain_until_peer_closes() {
+  const auto buffer = shard_.read_buffer();
+  for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
+    std::error_code ec;
+    socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+    if (ec == asio::error::would_block) break;
+    if (ec) return enter_closed();  // EOF (the peer closed) or the connection is gone
+  }
+  wait_readable();  // more later; the flush deadline bounds the wait
 }
 
 void session::wait_writable() {
@@ -365,9 +413,13 @@ close_info session::classify(std::error_code ec) noexcept {
     // ETIMEDOUT has two sources: keepalive probes unanswered while nothing was in flight,
     // or sent data retransmitted unacknowledged past TCP_USER_TIMEOUT. The kernel's
     // counters still tell which: probes without retransmissions mean keepalive.
+    // Data waiting on a closed window also draws probes (zero-window probes), so data we
+    // could not write counts as in flight.
     tcp_kernel_info info;
-    if (!read_tcp_info(socket_.native_handle(), info) && (info.retransmits > 0 || info.probes > 0))
-      return {info.retransmits > 0 ? close_reason::user_timeout : close_reason::keepalive_timeout, ec};
+    const bool have_info = !read_tcp_info(socket_.native_handle(), info);
+    const bool data_stuck = write_waiting_ || outbound_sent_ < outbound_.size() || (have_info && info.retransmits > 0);
+    if (data_stuck) return {close_reason::user_timeout, ec};
+    if (have_info && info.probes > 0) return {close_reason::keepalive_timeout, ec};
     return {sent_since_heard_ ? close_reason::user_timeout : close_reason::keepalive_timeout, ec};
   }
   if (state_ == session_state::connecting) return {close_reason::connect_failed, ec};
@@ -384,8 +436,9 @@ void session::close_with(close_info why, time_point now) {
   shard_.notify_closed(*this);
   if (state_ != session_state::closing) return;  // the game's handler cannot close twice, but be sure
 
+  if (why.reason == close_reason::peer_closed) return enter_closed();  // it said goodbye: a plain close
   if (peer_is_gone(why.reason) || !was_live) {
-    make_close_abortive(socket_.native_handle());
+    make_close_abortive(socket_.native_handle());  // nobody to say goodbye to: free it at once
     return enter_closed();
   }
   // The peer may still be listening: tell it why, flush, then close gracefully.
@@ -403,15 +456,18 @@ void session::close_with(close_info why, time_point now) {
   if (state_ == session_state::closing) rearm(now);
 }
 
+void session::hurry_close(time_point deadline) {
+  if (state_ != session_state::closing || deadline >= stage_deadline_) return;
+  stage_deadline_ = deadline;
+  shard_.schedule(deadline_, deadline);
+}
+
 void session::enter_closed() {
   if (state_ == session_state::closed) return;
   state_ = session_state::closed;
   shard_.cancel(deadline_);
   std::error_code ignored;
-  if (why_closed_.reason != close_reason::write_stalled && outbound_sent_ == outbound_.size())
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  else
-    make_close_abortive(socket_.native_handle());
+  if (outbound_sent_ != outbound_.size()) make_close_abortive(socket_.native_handle());  // could not flush: RST
   socket_.close(ignored);  // pending waits complete with operation_aborted
   std::vector<std::byte>().swap(outbound_);
   outbound_sent_ = 0;

@@ -7,8 +7,8 @@
 //   handshaking ------------------------(close_with)------------^
 //
 // `closing` keeps the socket only to flush a close frame (and what the game queued) to a
-// peer that is still there; a peer known dead goes straight to closed with an abortive
-// close. Room is left for `suspect` and `lingering` (session resume) between open and
+// peer that is still there, half-close, and read until the peer closes too; a peer known
+// dead goes straight to closed. A close that could not flush in time is abortive (RST). Room is left for `suspect` and `lingering` (session resume) between open and
 // closing.
 //
 // Liveness costs one timer-wheel entry per session. Inbound frames only store
@@ -65,6 +65,8 @@ class session {
   /// Ends the session: tells the game (once), then flushes a close frame to a peer that
   /// may still be listening, or drops the connection at once for a dead one.
   void close_with(close_info why, time_point now);
+  /// A closing session must finish by `deadline` (stop() with a shorter flush deadline).
+  void hurry_close(time_point deadline);
 
   [[nodiscard]] session_id id() const noexcept { return id_; }
   [[nodiscard]] session_state state() const noexcept { return state_; }
@@ -96,6 +98,7 @@ class session {
   void send_frame(const frame& f, time_point now);
   void send_beat(time_point now);
   void flush(time_point now);
+  void drain_until_peer_closes();
   void wait_writable();
   void on_connected(std::error_code ec, time_point now);
   void enter_open(time_point now);

@@ -97,6 +97,7 @@ void shard::accept() {
 
 void shard::on_accepted(std::error_code ec, asio::ip::tcp::socket socket) {
   if (ec == asio::error::operation_aborted || shutting_down_) return;
+  if (ec == asio::error::connection_aborted) return accept();  // that peer gave up: next
   if (ec) {
     // Out of descriptors or memory: back off instead of spinning on a failing accept.
     accept_retry_.expires_after(accept_retry_delay);
@@ -143,7 +144,7 @@ void shard::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::i
     // Report the refusal like any failed attempt, so the caller hears of it.
     auto* s = adopt(asio::ip::tcp::socket(io_), session_role::client, context);
     engine_.try_admit_anyway();
-    s->close_with({close_reason::connect_failed, std::make_error_code(std::errc::too_many_files_open)}, now());
+    s->close_with({close_reason::server_full, {}}, now());
     return;
   }
   auto* s = adopt(asio::ip::tcp::socket(io_), session_role::client, context);
@@ -272,8 +273,11 @@ void shard::begin_shutdown(std::chrono::milliseconds flush_deadline) {
   accept_retry_.cancel();
   reconnects_.clear();
   const auto t = now();
-  for (auto& s : sessions_)
-    if (s && s->state() < session_state::closing) s->close_with({close_reason::shutdown, {}}, t);
+  for (auto& s : sessions_) {
+    if (!s) continue;
+    if (s->state() < session_state::closing) s->close_with({close_reason::shutdown, {}}, t);
+    else s->hurry_close(t + flush_deadline);  // closing already: stop() sets the pace now
+  }
   work_.reset();
   stop_if_idle();
 }

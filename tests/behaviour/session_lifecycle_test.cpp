@@ -252,3 +252,54 @@ TEST_CASE("a connector declares a server that falls silent dead after dead_after
   ::close(peer);
   ::close(listener);
 }
+
+TEST_CASE("a connector whose server never answers the hello gives up at handshake_timeout, not connect_timeout") {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 4) == 0);  // the kernel completes the connection; nobody answers
+  socklen_t length = sizeof address;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+
+  session_log log;
+  auto config = fast_connector();
+  config.connect_timeout = 5s;
+  config.liveness.handshake_timeout = 300ms;
+  connector client(config, log.handlers());
+  client.start();
+  const auto started = clock::now();
+  client.connect({.address = "127.0.0.1", .port = ntohs(address.sin_port)});
+  REQUIRE(log.wait_closed(1, 3s));
+  const auto closed = log.closed()[0];
+  CHECK(closed.why.reason == close_reason::handshake_timeout);
+  CHECK(closed.at >= started + 300ms);
+  CHECK(closed.at <= started + 300ms + detection_slack);
+  ::close(listener);
+}
+
+TEST_CASE("a full server refuses a session and the connector hears server_full") {
+  session_log server_log, client_log;
+  auto config = fast_server(1);
+  config.max_sessions = 1;
+  server game(config, server_log.handlers());
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(client_log.wait_opened(1));
+  client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(client_log.wait_closed(1));
+  CHECK(client_log.closed()[0].why.reason == close_reason::server_full);
+  CHECK(game.stats().total.closes(close_reason::server_full) == 1);
+  CHECK(server_log.closed().empty());  // the game never saw the refused one
+}
+
+TEST_CASE("start() after stop() is refused") {
+  session_log log;
+  server game(fast_server(1), log.handlers());
+  game.start();
+  game.stop();
+  CHECK_THROWS_AS(game.start(), std::logic_error);
+}

@@ -135,6 +135,10 @@ TEST_CASE("a peer that stops reading is closed as write_stalled after write_stal
   auto config = fast_server(1);
   config.liveness.write_queue_limit = 2 * backlog;
   config.liveness.write_stall_timeout = 400ms;
+  SUBCASE("with heartbeats on") { config.liveness.heartbeats = true; }
+  SUBCASE("with heartbeats off, so no heartbeat deadline keeps the session's entry armed") {
+    config.liveness.heartbeats = false;
+  }
   stalled_session s(config);
   keep_beating beats(s.peer);
   const std::vector<std::byte> message(message_size, std::byte{0x5A});

@@ -22,7 +22,7 @@ enum class close_reason : std::uint8_t {
   write_stalled = 7,      ///< the peer stopped reading: write queue over its limit or no progress
   protocol_error = 8,     ///< bytes that are not a valid frame; the detail is the frame_error
   handshake_timeout = 9,  ///< no hello (server) or welcome (connector) in time
-  server_full = 10,       ///< refused at accept: max_sessions reached
+  server_full = 10,       ///< max_sessions reached: refused at accept, or a connector attempt refused
   closed_locally = 11,    ///< the game called close()
   shutdown = 12,          ///< stop() closed it
   connect_failed = 13,    ///< connector only: the TCP connection could not be made

@@ -63,7 +63,7 @@ class connector {
   [[nodiscard]] void* user_context(session_id id) const;                   ///< Owning shard's thread only.
   std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;  ///< Owning shard's thread only.
   std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;              ///< Owning shard's thread only.
-  [[nodiscard]] server_stats stats() const;                                 ///< Any thread.
+  [[nodiscard]] server_stats stats() const;                                 ///< Any thread (see server::stats).
 
  private:
   std::unique_ptr<detail::engine> engine_;

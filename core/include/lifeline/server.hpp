@@ -62,7 +62,10 @@ class server {
   [[nodiscard]] std::uint16_t port() const noexcept;
 
   /// Queues one game message to a session. Any thread. A stale or unknown id returns
-  /// session_error::unknown_session and touches nothing.
+  /// session_error::unknown_session and touches nothing; queue_full means the peer is
+  /// not reading as fast as the game writes (write_queue_limit bytes are pending). From a
+  /// handler on the session's own shard the message is queued at once; if that closes the
+  /// session (write_stalled), its on_closed runs before send() returns queue_full.
   std::error_code send(session_id id, std::span<const std::byte> message);
 
   /// Closes a session (reason closed_locally), after flushing what is queued. Any thread.
@@ -77,7 +80,8 @@ class server {
   std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;
   std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
 
-  /// A snapshot of every shard's counters. Any thread.
+  /// A snapshot of every shard's counters. Any thread; from a handler, only the calling
+  /// shard's (server_stats::complete is then false).
   [[nodiscard]] server_stats stats() const;
 
  private:

@@ -2,7 +2,7 @@
 //
 // Each shard counts for itself, without locks or atomics on its hot path; stats() asks
 // every shard for a copy (a post to each) and adds them up, so it costs one round trip
-// per shard and may be called from any thread except a shard's own.
+// per shard. From a handler it includes only the calling shard (see `complete`).
 #pragma once
 
 #include <lifeline/close_reason.hpp>
@@ -48,6 +48,9 @@ struct session_stats {
 struct server_stats {
   session_stats total;
   std::vector<std::uint64_t> sessions_per_shard;
+  /// False when some shard could not be asked: stats() called from a handler counts only
+  /// its own shard (a handler never waits on another shard), or a shard was stopping.
+  bool complete = true;
 };
 
 /// The kernel's view of one connection (TCP_INFO).
