@@ -303,3 +303,37 @@ TEST_CASE("start() after stop() is refused") {
   game.stop();
   CHECK_THROWS_AS(game.start(), std::logic_error);
 }
+
+TEST_CASE("connections spread over the shards and each session keeps its user context") {
+  session_log client_log;
+  std::atomic<int> context_mismatches{0};
+  std::vector<int> contexts(40);
+  std::atomic<int> next_context{0};
+  server* game_ptr = nullptr;
+  session_log server_log;
+  auto handlers = server_log.handlers([&](session_id id, std::span<const std::byte>) {
+    if (game_ptr->user_context(id) == nullptr) ++context_mismatches;
+  });
+  auto opened = handlers.on_opened;
+  handlers.on_opened = [&, opened](session_id id) {
+    game_ptr->set_user_context(id, &contexts[static_cast<std::size_t>(next_context++ % 40)]);
+    opened(id);
+  };
+  server game(fast_server(2), handlers);
+  game_ptr = &game;
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  for (int i = 0; i < 40; ++i) client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(server_log.wait_opened(40));
+  REQUIRE(client_log.wait_opened(40));
+  for (const auto id : client_log.opened()) client.send(id, bytes_of("ping"));
+  REQUIRE(server_log.wait_messages(40));
+  CHECK(context_mismatches == 0);
+  CHECK(game.user_context(server_log.opened()[0]) == nullptr);  // not from a game thread: no access
+  const auto stats = game.stats();
+  REQUIRE(stats.sessions_per_shard.size() == 2);
+  CHECK(stats.sessions_per_shard[0] > 0);
+  CHECK(stats.sessions_per_shard[1] > 0);
+  CHECK(stats.total.sessions_open == 40);
+}

@@ -1,0 +1,121 @@
+// Configuration is checked at start: each invalid field is rejected with a message that
+// starts with its name; unset kernel backstop values are derived from dead_after.
+#include <lifeline/close_reason.hpp>
+#include <lifeline/config.hpp>
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <set>
+#include <string>
+
+using namespace std::chrono_literals;
+using namespace lifeline;
+
+namespace {
+
+std::string rejection_of(const server_config& config) {
+  try {
+    config.validate();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+std::string rejection_of(const connector_config& config) {
+  try {
+    config.validate();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+}  // namespace
+
+TEST_CASE("the default configurations are valid") {
+  CHECK(rejection_of(server_config{}) == "accepted");
+  CHECK(rejection_of(connector_config{}) == "accepted");
+}
+
+TEST_CASE("each invalid server field is rejected with a message naming it") {
+  const std::vector<std::pair<std::string, std::function<void(server_config&)>>> cases = {
+      {"listen_address:", [](server_config& c) { c.listen_address = "localhost"; }},
+      {"worker_threads:", [](server_config& c) { c.worker_threads = 1000; }},
+      {"max_sessions:", [](server_config& c) { c.max_sessions = 0; }},
+      {"liveness.heartbeat_interval:", [](server_config& c) { c.liveness.heartbeat_interval = 0ms; }},
+      {"liveness.dead_after:", [](server_config& c) { c.liveness.dead_after = c.liveness.heartbeat_interval; }},
+      {"liveness.handshake_timeout:", [](server_config& c) { c.liveness.handshake_timeout = -1ms; }},
+      {"liveness.keepalive.idle:", [](server_config& c) { c.liveness.keepalive.idle = 0s; }},
+      {"liveness.keepalive.interval:", [](server_config& c) { c.liveness.keepalive.interval = 0s; }},
+      {"liveness.keepalive.count:", [](server_config& c) { c.liveness.keepalive.count = 0; }},
+      {"liveness.user_timeout:", [](server_config& c) { c.liveness.user_timeout = 0ms; }},
+      {"liveness.max_frame_size:", [](server_config& c) { c.liveness.max_frame_size = 32; }},
+      {"liveness.write_queue_limit:", [](server_config& c) { c.liveness.write_queue_limit = 1000; }},
+      {"liveness.write_stall_timeout:", [](server_config& c) { c.liveness.write_stall_timeout = 0ms; }},
+      {"liveness.wheel_tick:", [](server_config& c) { c.liveness.wheel_tick = 2s; }},
+      {"liveness.max_expiries_per_turn:", [](server_config& c) { c.liveness.max_expiries_per_turn = 0; }},
+  };
+  for (const auto& [field, spoil] : cases) {
+    CAPTURE(field);
+    server_config config;
+    spoil(config);
+    const auto message = rejection_of(config);
+    CHECK(message.rfind(field, 0) == 0);
+  }
+}
+
+TEST_CASE("each invalid connector field is rejected with a message naming it") {
+  const std::vector<std::pair<std::string, std::function<void(connector_config&)>>> cases = {
+      {"worker_threads:", [](connector_config& c) { c.worker_threads = 0; }},
+      {"connect_timeout:", [](connector_config& c) { c.connect_timeout = 0ms; }},
+      {"reconnect.initial_delay:", [](connector_config& c) { c.reconnect.initial_delay = 0ms; }},
+      {"reconnect.max_delay:", [](connector_config& c) { c.reconnect.max_delay = 1ms; }},
+      {"reconnect.jitter:", [](connector_config& c) { c.reconnect.jitter = 1.5; }},
+      {"liveness.dead_after:", [](connector_config& c) { c.liveness.dead_after = 10ms; }},
+  };
+  for (const auto& [field, spoil] : cases) {
+    CAPTURE(field);
+    connector_config config;
+    spoil(config);
+    CHECK(rejection_of(config).rfind(field, 0) == 0);
+  }
+}
+
+TEST_CASE("the kernel backstop is derived from dead_after unless given") {
+  liveness_config config;
+  config.dead_after = 3000ms;
+  auto backstop = derive_kernel_backstop(config);
+  CHECK(backstop.keepalive);
+  CHECK(backstop.keepalive_idle == 3s);
+  CHECK(backstop.keepalive_interval == 1s);
+  CHECK(backstop.keepalive_count == 3);
+  CHECK(backstop.user_timeout_enabled);
+  CHECK(backstop.user_timeout == 6000ms);  // never before lifeline's own deadline
+
+  config.dead_after = 400ms;  // sub-second: the kernel's unit is seconds, at least 1
+  backstop = derive_kernel_backstop(config);
+  CHECK(backstop.keepalive_idle == 1s);
+  CHECK(backstop.keepalive_interval == 1s);
+
+  config.keepalive = {.enabled = true, .idle = 7s, .interval = 2s, .count = 5};
+  config.user_timeout = 9000ms;
+  backstop = derive_kernel_backstop(config);
+  CHECK(backstop.keepalive_idle == 7s);
+  CHECK(backstop.keepalive_interval == 2s);
+  CHECK(backstop.keepalive_count == 5);
+  CHECK(backstop.user_timeout == 9000ms);
+}
+
+TEST_CASE("every close reason has a stable, distinct name") {
+  std::set<std::string_view> names;
+  for (int value = 1; value <= 15; ++value) {
+    const auto name = to_string(static_cast<close_reason>(value));
+    CHECK(name != "unknown");
+    names.insert(name);
+  }
+  CHECK(names.size() == 15);
+  CHECK(to_string(close_reason::heartbeat_timeout) == "heartbeat_timeout");
+  CHECK(make_error_code(close_reason::peer_reset).message() == "peer_reset");
+}
