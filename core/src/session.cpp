@@ -429,6 +429,7 @@ close_info session::classify(std::error_code ec) noexcept {
 void session::close_with(close_info why, time_point now) {
   if (state_ >= session_state::closing) return;
   why_closed_ = why;
+  why_closed_.last_heard = last_heard_;
   ++shard_.counters().closes_by_reason[static_cast<std::size_t>(why.reason) & 15u];
   const bool was_live = state_ == session_state::open || state_ == session_state::handshaking;
   state_ = session_state::closing;

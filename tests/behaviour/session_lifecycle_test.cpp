@@ -249,6 +249,9 @@ TEST_CASE("a connector declares a server that falls silent dead after dead_after
   CHECK(closed.why.reason == close_reason::heartbeat_timeout);
   CHECK(closed.at >= last_heard + 300ms);
   CHECK(closed.at <= last_heard + 300ms + detection_slack);
+  // The game is told when the server was last heard from: the welcome's arrival.
+  CHECK(closed.why.last_heard >= last_heard);
+  CHECK(closed.at - closed.why.last_heard >= 300ms);
   ::close(peer);
   ::close(listener);
 }

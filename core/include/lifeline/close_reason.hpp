@@ -6,6 +6,7 @@
 // them): new reasons are appended, none is renumbered.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 #include <system_error>
@@ -40,11 +41,15 @@ enum class close_reason : std::uint8_t {
   return {static_cast<int>(r), close_category()};
 }
 
-/// What the game server is told when a session ends: the reason, and the underlying
-/// error where there is one (the socket's errno, or the decoder's frame_error).
+/// What the game server is told when a session ends: the reason, the underlying error
+/// where there is one (the socket's errno in std::system_category(), or the decoder's
+/// frame_error), and when the peer was last heard from (any bytes), so the game can tell
+/// how long it had been silent: for heartbeat_timeout, detection − last_heard − dead_after
+/// is how late the detection was.
 struct close_info {
   close_reason reason;
   std::error_code detail;
+  std::chrono::steady_clock::time_point last_heard{};
 };
 
 }  // namespace lifeline
