@@ -11,6 +11,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # fault injection for the integration tests and the detection benchmark
   nftables iproute2
+  # plots of the detection benchmark
+  gnuplot-nox
 )
 
 missing=()

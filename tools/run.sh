@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The README's two commands. Each installs what is missing (Debian packages), builds, and runs.
-#   ./tools/run.sh bench [flags]   the main job: benchmarks and their side-by-side report
+#   ./tools/run.sh bench [flags]   the main job: the half-open detection benchmark and its report
 #   ./tools/run.sh test            every test: unit, package, fault and fuzz suites
+#   ./tools/run.sh micro [flags]   the micro-benchmarks (deadline structures, codec)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 usage() {
-  sed -n '2,4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-  echo "Flags after 'bench' go to the benchmark binary (try: ./tools/run.sh bench --help)."
+  sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  echo "Flags after 'bench' or 'micro' go to the benchmark (try: ./tools/run.sh bench --help)."
 }
 
 jobs=$(nproc)
 case "${1:-}" in
   bench)
+    shift
+    bash tools/install-deps.sh
+    cmake --preset release >/dev/null
+    cmake --build --preset release --parallel "$jobs" --target lifeline_detection_bench
+    exec ./build/release/bench/lifeline_detection_bench --out build/release/detection-results "$@"
+    ;;
+  micro)
     shift
     bash tools/install-deps.sh
     cmake --preset release >/dev/null

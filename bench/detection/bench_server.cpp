@@ -1,0 +1,277 @@
+// lifeline_bench_server: the server process of the half-open detection benchmark. It runs
+// one liveness strategy, chosen on the command line, behind the same wire protocol,
+// threads and I/O, so that the driver can compare them side by side:
+//   lifeline    lifeline::server as shipped: heartbeats on the timer wheel, kernel backstop
+//   keepalive   lifeline::server with heartbeats off: kernel keepalive is the only detector
+//   asio_timer  baseline: two asio::steady_timer per session (baseline_server.hpp)
+//   full_scan   baseline: one periodic scan of all sessions per thread
+//   floor       baseline: no liveness tracking at all
+// Every server echoes data frames to their sender.
+//
+// Talking to the driver (stdout is for the driver only; notes for humans go to stderr):
+//   stdout  "READY <port>" once listening; then every second
+//           "stats <now_ns> open=<n> bytes_in=<n> bytes_out=<n> heartbeats_out=<n>";
+//           "DONE" after SIGTERM or SIGINT, once every session is closed and the events
+//           file flushed (exit status 0).
+//   events  one line per session that completed its handshake and then ended:
+//           "close <session id, 16 hex digits> <reason> <detected_ns> <last_heard_ns or ->"
+//           flushed at least every 100 ms and at exit.
+// All times are CLOCK_MONOTONIC nanoseconds (std::chrono::steady_clock on Linux), shared
+// by every process of the machine, so the driver can compare them with its fault stamps.
+//
+//   lifeline_bench_server --strategy full_scan --threads 2 --heartbeat-ms 1000 --dead-after-ms 3000 --events ev.txt
+#include "baseline_server.hpp"
+
+#include <lifeline/server.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using time_point = clock::time_point;
+
+enum class strategy { lifeline, keepalive, asio_timer, full_scan, floor };
+
+std::int64_t monotonic_ns(time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// The events file. Closes are recorded on the worker threads, into one buffer per thread
+// (its own lock, contended only by the flush), so a mass death does not serialise the
+// threads on one lock; the main thread writes the buffers out.
+class event_log {
+ public:
+  event_log(const std::string& path, unsigned threads)
+      : file_(std::fopen(path.c_str(), "w")), slots_(std::make_unique<slot[]>(threads)), threads_(threads) {
+    if (file_ == nullptr) throw std::system_error(errno, std::system_category(), "--events " + path);
+  }
+  ~event_log() {
+    flush();
+    std::fclose(file_);
+  }
+  event_log(const event_log&) = delete;
+  event_log& operator=(const event_log&) = delete;
+
+  /// The worker thread `thread` only. Without `last_heard` the line says "-".
+  void record(unsigned thread, std::uint64_t session_id, std::string_view reason, time_point detected,
+              std::optional<time_point> last_heard) {
+    char line[160];
+    char heard[24] = "-";
+    if (last_heard) std::snprintf(heard, sizeof heard, "%" PRId64, monotonic_ns(*last_heard));
+    const int n = std::snprintf(line, sizeof line, "close %016" PRIx64 " %.*s %" PRId64 " %s\n", session_id,
+                                static_cast<int>(reason.size()), reason.data(), monotonic_ns(detected), heard);
+    auto& s = slots_[std::min(thread, threads_ - 1)];
+    std::lock_guard lock(s.mutex);
+    s.pending.append(line, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof line) - 1)));
+  }
+
+  /// The main thread only.
+  void flush() {
+    for (unsigned i = 0; i < threads_; ++i) {
+      {
+        std::lock_guard lock(slots_[i].mutex);
+        slots_[i].pending.swap(writing_);
+      }
+      std::fwrite(writing_.data(), 1, writing_.size(), file_);
+      writing_.clear();
+    }
+    std::fflush(file_);
+  }
+
+ private:
+  struct alignas(64) slot {  // a cache line each: threads do not share one
+    std::mutex mutex;
+    std::string pending;
+  };
+  std::FILE* file_;
+  std::unique_ptr<slot[]> slots_;
+  unsigned threads_;
+  std::string writing_;
+};
+
+// What the driver sees of a running server, whichever strategy it runs.
+struct running_server {
+  std::uint16_t port = 0;
+  std::function<void(std::FILE*, time_point)> print_stats;
+  std::function<void()> stop;
+};
+
+void print_stats_line(std::FILE* out, time_point now, std::uint64_t open, std::uint64_t in, std::uint64_t sent,
+                      std::uint64_t beats) {
+  std::fprintf(out, "stats %" PRId64 " open=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " heartbeats_out=%" PRIu64 "\n",
+               monotonic_ns(now), open, in, sent, beats);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lifeline detection benchmark: the server, running one liveness strategy"};
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;
+  unsigned threads = 2;
+  long heartbeat_ms = 1000, dead_after_ms = 3000, scan_ms = 4, wheel_tick_ms = 4;
+  std::string events_path;
+  const std::map<std::string, strategy> strategies{{"lifeline", strategy::lifeline},
+                                                   {"keepalive", strategy::keepalive},
+                                                   {"asio_timer", strategy::asio_timer},
+                                                   {"full_scan", strategy::full_scan},
+                                                   {"floor", strategy::floor}};
+  std::string strategy_name = "lifeline";
+  app.add_option("--strategy", strategy_name, "liveness strategy: lifeline|keepalive|asio_timer|full_scan|floor")
+      ->check(CLI::IsMember(strategies))
+      ->capture_default_str();
+  app.add_option("--address", address, "address to listen on")->capture_default_str();
+  app.add_option("--port", port, "port to listen on (0: any free one)")->capture_default_str();
+  app.add_option("--threads", threads, "worker threads, one io_context each")->check(CLI::Range(1u, 256u))->capture_default_str();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval H: a beat after this long without a send")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--dead-after-ms", dead_after_ms, "T: a peer silent this long is dead (> H)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--scan-ms", scan_ms, "full_scan: period of the scan of every session")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--wheel-tick-ms", wheel_tick_ms, "lifeline, keepalive: timer wheel tick")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--events", events_path, "file that gets one line per closed session")->required();
+  CLI11_PARSE(app, argc, argv);
+  const strategy chosen = strategies.at(strategy_name);
+  if (dead_after_ms <= heartbeat_ms) {
+    std::fprintf(stderr, "lifeline_bench_server: --dead-after-ms must be greater than --heartbeat-ms\n");
+    return 2;
+  }
+  const std::chrono::milliseconds heartbeat{heartbeat_ms}, dead_after{dead_after_ms};
+
+  // SIGTERM and SIGINT are taken by the main thread with sigtimedwait(); blocked here,
+  // before any thread starts, so that every thread inherits the mask and none is
+  // interrupted in the middle of its work.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::unique_ptr<event_log> events;
+  std::unique_ptr<lifeline::server> lifeline_server;
+  std::unique_ptr<lifeline::bench::baseline_server> baseline;
+  running_server server;
+  try {
+    events = std::make_unique<event_log>(events_path, threads);
+    if (chosen == strategy::lifeline || chosen == strategy::keepalive) {
+      lifeline::server_config config;
+      config.listen_address = address;
+      config.port = port;
+      config.worker_threads = threads;
+      config.liveness.heartbeat_interval = heartbeat;
+      config.liveness.dead_after = dead_after;
+      config.liveness.wheel_tick = std::chrono::milliseconds{wheel_tick_ms};
+      if (chosen == strategy::keepalive) {
+        // The kernel alone, tuned to detect about T after the last segment heard:
+        // idle + count × interval = 1 s + (⌈T⌉ - 1) × 1 s. TCP_USER_TIMEOUT is off, as
+        // it would cut keepalive short (and is a different detector).
+        const auto t_seconds = std::chrono::ceil<std::chrono::seconds>(dead_after).count();
+        config.liveness.heartbeats = false;
+        config.liveness.keepalive.idle = std::chrono::seconds{1};
+        config.liveness.keepalive.interval = std::chrono::seconds{1};
+        config.liveness.keepalive.count = static_cast<int>(std::clamp<std::int64_t>(t_seconds - 1, 1, 127));
+        config.liveness.user_timeout_enabled = false;
+        std::fprintf(stderr,
+                     "lifeline_bench_server: keepalive idle 1 s, interval 1 s, count %d: a peer gone silent is "
+                     "detected about %d s after the last segment heard; no heartbeats, no TCP_USER_TIMEOUT\n",
+                     *config.liveness.keepalive.count, 1 + *config.liveness.keepalive.count);
+      }
+      auto& log = *events;
+      lifeline_server = std::make_unique<lifeline::server>(
+          config,
+          lifeline::session_handlers{
+              .on_opened = {},
+              .on_message = [&](lifeline::session_id id,
+                                std::span<const std::byte> bytes) { lifeline_server->send(id, bytes); },
+              .on_closed =
+                  [&log](lifeline::session_id id, lifeline::close_info why) {
+                    log.record(id.shard(), id.value, lifeline::to_string(why.reason), clock::now(), why.last_heard);
+                  },
+          });
+      lifeline_server->start();
+      server.port = lifeline_server->port();
+      server.print_stats = [&](std::FILE* out, time_point now) {
+        const auto s = lifeline_server->stats().total;
+        print_stats_line(out, now, s.sessions_open, s.bytes_received, s.bytes_sent, s.heartbeats_sent);
+      };
+      server.stop = [&] { lifeline_server->stop(); };
+    } else {
+      lifeline::bench::baseline_config config;
+      config.listen_address = address;
+      config.port = port;
+      config.threads = threads;
+      config.heartbeat_interval = heartbeat;
+      config.dead_after = dead_after;
+      config.scan_period = std::chrono::milliseconds{scan_ms};
+      config.strategy = chosen == strategy::asio_timer  ? lifeline::bench::baseline_strategy::asio_timer
+                        : chosen == strategy::full_scan ? lifeline::bench::baseline_strategy::full_scan
+                                                        : lifeline::bench::baseline_strategy::floor;
+      auto& log = *events;
+      baseline = std::make_unique<lifeline::bench::baseline_server>(
+          config, [&log](unsigned thread, std::uint64_t id, lifeline::close_reason why, time_point detected,
+                         time_point last_heard) {
+            log.record(thread, id, lifeline::to_string(why), detected, last_heard);
+          });
+      baseline->start();
+      server.port = baseline->port();
+      server.print_stats = [&](std::FILE* out, time_point now) {
+        const auto c = baseline->counters();
+        print_stats_line(out, now, c.sessions_open, c.bytes_received, c.bytes_sent, c.heartbeats_sent);
+      };
+      server.stop = [&] { baseline->stop(); };
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lifeline_bench_server: %s\n", e.what());
+    return 2;
+  }
+
+  std::printf("READY %u\n", static_cast<unsigned>(server.port));
+  std::fflush(stdout);
+
+  // The main thread: events out every 100 ms, stats every second, until told to stop.
+  constexpr auto flush_period = std::chrono::milliseconds{100};
+  constexpr auto stats_period = std::chrono::seconds{1};
+  auto next_flush = clock::now() + flush_period;
+  auto next_stats = clock::now() + stats_period;
+  for (;;) {
+    const auto wait = std::max(std::min(next_flush, next_stats) - clock::now(), clock::duration::zero());
+    const auto wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    const timespec timeout{.tv_sec = static_cast<time_t>(wait_ns / 1'000'000'000),
+                           .tv_nsec = static_cast<long>(wait_ns % 1'000'000'000)};
+    if (sigtimedwait(&stop_signals, nullptr, &timeout) > 0) break;  // else EAGAIN (timeout) or EINTR
+    const auto now = clock::now();
+    if (now >= next_flush) {
+      events->flush();
+      next_flush = now + flush_period;
+    }
+    if (now >= next_stats) {
+      server.print_stats(stdout, now);
+      std::fflush(stdout);
+      next_stats += stats_period;
+      if (next_stats <= now) next_stats = now + stats_period;  // a slow stats() call: no burst
+    }
+  }
+
+  server.stop();  // every session closed (reason shutdown, recorded), threads joined
+  events->flush();
+  std::printf("DONE\n");
+  std::fflush(stdout);
+  return 0;
+}
