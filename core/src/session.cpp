@@ -87,7 +87,6 @@ session::session(shard& owner, session_id id, session_role role, asio::ip::tcp::
       state_(role == session_role::server ? session_state::handshaking : session_state::connecting),
       socket_(std::move(socket)),
       decoder_(owner.config().max_frame_size),
-      state_entered_(now),
       last_heard_(now),
       last_sent_(now),
       stage_deadline_(now + owner.config().handshake_timeout),
@@ -127,7 +126,6 @@ void session::on_connected(std::error_code ec, time_point now) {
   if (!ec) ec = apply_session_options(socket_.native_handle(), shard_.backstop());
   if (ec) return close_with({close_reason::connect_failed, portable(ec)}, now);
   state_ = session_state::handshaking;
-  state_entered_ = now;
   stage_deadline_ = now + shard_.config().handshake_timeout;
   last_heard_ = now;
   const auto& cfg = shard_.config();
@@ -230,7 +228,6 @@ void session::on_welcome(const welcome_frame& welcome, time_point now) {
 
 void session::enter_open(time_point now) {
   state_ = session_state::open;
-  state_entered_ = now;
   opened_ = true;
   ++shard_.counters().sessions_opened;
   rearm(now);
@@ -433,7 +430,6 @@ void session::close_with(close_info why, time_point now) {
   ++shard_.counters().closes_by_reason[static_cast<std::size_t>(why.reason) & 15u];
   const bool was_live = state_ == session_state::open || state_ == session_state::handshaking;
   state_ = session_state::closing;
-  state_entered_ = now;
   shard_.notify_closed(*this);
   if (state_ != session_state::closing) return;  // the game's handler cannot close twice, but be sure
 

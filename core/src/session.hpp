@@ -1,6 +1,6 @@
 // One TCP session, owned by its shard (private to core/).
 //
-// The state machine, each transition a named verb that records when it happened:
+// The state machine, each transition a named verb:
 //
 //   handshaking --(hello / welcome)--> open --(close_with)--> closing --(flushed or
 //   deadline)--> closed --(no handler pending)--> reclaimed by the shard
@@ -120,7 +120,6 @@ class session {
   frame_decoder decoder_;
   timer_entry deadline_ = timer_entry::calling<&session::on_deadline>(this);
 
-  time_point state_entered_;
   time_point last_heard_;
   time_point last_sent_;
   time_point stage_deadline_;      // handshake (connecting, handshaking) or flush (closing)

@@ -1,6 +1,7 @@
 // A server and a connector on loopback: the handshake, messages both ways, heartbeats
 // and RTT on an idle session, closing from either side, stop(), and ids that went stale.
 #include "../support/fast_config.hpp"
+#include "../support/raw_listener.hpp"
 #include "../support/session_log.hpp"
 
 #include <lifeline/connector.hpp>
@@ -9,8 +10,6 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -220,20 +219,13 @@ TEST_CASE("a connector with reconnect enabled comes back after the server restar
 TEST_CASE("a connector declares a server that falls silent dead after dead_after, not before") {
   // A hand-made server: it answers the hello with a welcome, then says nothing more
   // while its kernel keeps acknowledging (a hung process).
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener, 4) == 0);
-  socklen_t length = sizeof address;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const raw_listener listener;
 
   session_log log;
   connector client(fast_connector(), log.handlers());
   client.start();
-  client.connect({.address = "127.0.0.1", .port = ntohs(address.sin_port)});
-  const int peer = ::accept(listener, nullptr, nullptr);
+  client.connect({.address = "127.0.0.1", .port = listener.port()});
+  const int peer = listener.accept();
   REQUIRE(peer >= 0);
   std::array<char, 256> hello{};
   REQUIRE(::recv(peer, hello.data(), hello.size(), 0) > 0);
@@ -253,18 +245,10 @@ TEST_CASE("a connector declares a server that falls silent dead after dead_after
   CHECK(closed.why.last_heard >= last_heard);
   CHECK(closed.at - closed.why.last_heard >= 300ms);
   ::close(peer);
-  ::close(listener);
 }
 
 TEST_CASE("a connector whose server never answers the hello gives up at handshake_timeout, not connect_timeout") {
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener, 4) == 0);  // the kernel completes the connection; nobody answers
-  socklen_t length = sizeof address;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const raw_listener listener;  // the kernel completes the connection; nobody answers
 
   session_log log;
   auto config = fast_connector();
@@ -273,13 +257,12 @@ TEST_CASE("a connector whose server never answers the hello gives up at handshak
   connector client(config, log.handlers());
   client.start();
   const auto started = clock::now();
-  client.connect({.address = "127.0.0.1", .port = ntohs(address.sin_port)});
+  client.connect({.address = "127.0.0.1", .port = listener.port()});
   REQUIRE(log.wait_closed(1, 3s));
   const auto closed = log.closed()[0];
   CHECK(closed.why.reason == close_reason::handshake_timeout);
   CHECK(closed.at >= started + 300ms);
   CHECK(closed.at <= started + 300ms + detection_slack);
-  ::close(listener);
 }
 
 TEST_CASE("a full server refuses a session and the connector hears server_full") {
