@@ -1,7 +1,8 @@
 // lifeline_loadgen — the client side of the half-open detection benchmark (DESIGN.md §4–5):
 // N lifeline-protocol sessions to one server on loopback, all heartbeating, of which the
-// first K ("the doomed") are killed on command with one fault kind, each kill stamped with
-// CLOCK_MONOTONIC so the driver can set it against the server's detection time.
+// first K ("the doomed") are killed on command with one fault kind, all at one instant or
+// in waves, each kill stamped with CLOCK_MONOTONIC so the driver can set it against the
+// server's detection time.
 //
 // Why not lifeline::connector. The faults need a hand on the raw socket at an exact
 // instant: withhold beats but keep reading (hung), close in TCP_REPAIR mode (rebooted),
@@ -19,19 +20,34 @@
 //
 // Driver protocol (stdin/stdout, one line each, stdout flushed after every line):
 //   stdout  READY <open> <failed>   every session is open or has failed to open
-//   stdin   KILL <ns>               at CLOCK_MONOTONIC <ns> apply --fault to the doomed
+//   stdin   KILL <ns> [count]       at CLOCK_MONOTONIC <ns> apply --fault to the next <count>
+//                                   doomed sessions, in order, that no KILL has reached yet
+//                                   (no count: all of them); one of those no longer open
+//                                   (lost, or never opened) is passed over: it uses up its
+//                                   place in <count> but is not killed
 //   stdout  KILLED <k>              the fault was applied to k sessions
 //   stdin   STOP  (or EOF)          reset every socket still open (RST: no TIME_WAIT left
 //                                   behind for the next run), write --report
 //   stdout  DONE                    the report is written; exit status 0
-// Commands run in order; a KILL holds the ones after it until it has been applied.
+// Commands run in order; a KILL holds the ones after it until it has been applied, and a
+// KILL whose instant has passed by then is applied at once (its stamps say when).
 // Everything else (progress, warnings, statistics) goes to stderr.
 //
+// Waves. A heartbeat timer per session means one kill instant samples each session at
+// one phase of its beat cycle; the driver samples more by killing in waves, one KILL with
+// a count per wave. The packet-filter faults cut sessions off by source address, so with
+// --doomed-groups G the doomed are split, in order, into G groups (group g: doomed
+// K*g/G up to K*(g+1)/G, integer division) and group g connects from --doomed-address + g;
+// KILL counts of the same sizes then kill one group, one address, per wave.
+//
 // Report (--report PATH), one record per line, fields separated by one space:
-//   kill <server session id, 16 hex digits> <kill ns>        each doomed session killed
-//   lost <server session id> <ns> <how>                       each open session the server
+//   kill <server session id, 16 hex digits> <kill ns> <KILL> <source>
+//        each doomed session killed; <KILL> numbers the KILL lines from 0, <source> is the
+//        session's own address:port (two servers behind SO_REUSEPORT issue the same ids,
+//        so the driver tells their sessions apart by it)
+//   lost <server session id> <ns> <how> <source>              each open session the server
 //        ended before STOP and before any kill of it: false kills (a doomed session lost
-//        before the KILL counts too, and is not killed); <ns> is when we saw it; how: eof,
+//        before its KILL counts too, and is not killed); <ns> is when we saw it; how: eof,
 //        reset, close:<close_code> (a close frame), error:<errno name>, decode_error
 //   echo <sent ns> <round trip ns>                            each live echo sample
 //   summary sessions=<n> doomed=<k> live_lost=<n> connect_failed=<n>   (n, k after clamping;
@@ -40,6 +56,7 @@
 //   lifeline_loadgen --port 7777 --sessions 10000 --doomed 1000 --fault hung --report r.txt
 //   (driver) reads "READY 10000 0", writes "KILL <now + 5 ms>", reads "KILLED 1000",
 //   waits for the server's verdicts, writes "STOP", reads "DONE", parses r.txt.
+//   In two waves instead: "KILL <t1> 500", "KILL <t2> 500"; reads "KILLED 500" twice.
 #include <lifeline/frame.hpp>
 #include <lifeline/frame_decoder.hpp>
 #include <lifeline/frame_encoder.hpp>
@@ -67,6 +84,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -137,6 +155,7 @@ struct options {
   std::size_t sessions = 1000;
   std::size_t doomed = 0;
   std::string doomed_address = "127.0.0.2";
+  std::size_t doomed_groups = 1;         // one source address per group, from doomed_address up
   std::string live_address = "127.0.0.1";
   milliseconds heartbeat_interval{1000};
   milliseconds dead_after{3000};
@@ -186,6 +205,8 @@ struct session {
   lifeline::wire_timestamp peer_sent_at{};
   time_point peer_beat_received{};
   std::optional<time_point> killed_at;  // set once the fault is applied; kept after the socket ends
+  std::uint32_t killed_by = 0;       // which KILL line, from 0
+  sockaddr_in source{};              // our end of the connection, for the report
   std::vector<std::byte> unsent;     // bytes the socket did not take yet; usually empty
   lifeline::frame_decoder decoder;
   lifeline::timer_entry deadline = lifeline::timer_entry::calling<&session::on_deadline>(this);
@@ -213,6 +234,7 @@ struct echo_sample {
 struct command {
   enum class kind { kill, stop } what;
   time_point at{};
+  std::size_t count = std::numeric_limits<std::size_t>::max();  // doomed sessions a kill reaches
 };
 
 std::atomic<bool> interrupted{false};
@@ -250,6 +272,7 @@ class load_generator {
   void dispatch(session& s, std::uint32_t events, time_point now);
   void announce_ready_when_settled(time_point now);
   // --- sessions ---
+  [[nodiscard]] sockaddr_in source_of(const session& s) const;
   void start_connect(session& s, time_point now);
   bool bind_source(int fd, sockaddr_in source, std::uint16_t& cursor);
   void on_connect_done(session& s, time_point now);
@@ -271,7 +294,7 @@ class load_generator {
   void read_commands();
   void parse_command(std::string_view line);
   void run_commands(time_point now);
-  std::size_t apply_fault_to_doomed();
+  std::size_t apply_fault_to_next_doomed(std::size_t count);
   bool apply_fault(session& s, time_point now);
   // --- the end ---
   void close_all();
@@ -328,7 +351,8 @@ class load_generator {
   bool stdin_done_ = false;
   std::string stdin_buffer_;
   std::deque<command> commands_;
-  bool kill_applied_ = false;
+  std::size_t next_doomed_to_reach_ = 0;  // doomed before it have been reached by a KILL
+  std::uint32_t kills_applied_ = 0;
 
   rusage usage_at_ready_{};
   time_point ready_at_{};
@@ -375,6 +399,11 @@ bool load_generator::set_up() {
   if (options_.doomed > options_.sessions) {
     std::fprintf(stderr, "lifeline_loadgen: --doomed %zu clamped to the %zu sessions\n", options_.doomed, options_.sessions);
     options_.doomed = options_.sessions;
+  }
+  const auto last_group_address = std::uint64_t{ntohl(doomed_source_.sin_addr.s_addr)} + options_.doomed_groups - 1;
+  if (options_.doomed_groups == 0 || last_group_address > 0xFFFFFFFFu) {
+    std::fprintf(stderr, "lifeline_loadgen: --doomed-groups must be at least 1 and fit above --doomed-address\n");
+    return false;
   }
 
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -571,18 +600,31 @@ bool load_generator::bind_source(int fd, sockaddr_in source, std::uint16_t& curs
   return ::bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) == 0;
 }
 
+// A doomed session's group, as the header defines it: the largest g with K*g/G <= index.
+sockaddr_in load_generator::source_of(const session& s) const {
+  if (!s.doomed) return live_source_;
+  const std::uint64_t groups = options_.doomed_groups, doomed = options_.doomed;
+  const std::uint64_t group = std::min(groups - 1, ((std::uint64_t{s.index} + 1) * groups - 1) / doomed);
+  sockaddr_in source = doomed_source_;
+  source.sin_addr.s_addr = htonl(static_cast<std::uint32_t>(ntohl(doomed_source_.sin_addr.s_addr) + group));
+  return source;
+}
+
 void load_generator::start_connect(session& s, time_point now) {
   s.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s.fd < 0) return fail(s, "socket:" + errno_name(errno));
   const int one = 1;
   ::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  const bool separate_ports = s.doomed && doomed_source_.sin_addr.s_addr != live_source_.sin_addr.s_addr;
-  if (!bind_source(s.fd, s.doomed ? doomed_source_ : live_source_, separate_ports ? doomed_port_ : live_port_))
+  const auto source = source_of(s);
+  const bool separate_ports = s.doomed && source.sin_addr.s_addr != live_source_.sin_addr.s_addr;
+  if (!bind_source(s.fd, source, separate_ports ? doomed_port_ : live_port_))
     return fail(s, "bind:" + errno_name(errno));
   s.state = session_state::connecting;
   ++in_flight_;
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&server_), sizeof server_) != 0 && errno != EINPROGRESS)
     return fail(s, "connect:" + errno_name(errno));
+  socklen_t source_size = sizeof s.source;  // the port is known by now even when connect() chose it
+  ::getsockname(s.fd, reinterpret_cast<sockaddr*>(&s.source), &source_size);
   set_interest(s, EPOLLOUT);
   if (s.fd >= 0) wheel_.schedule_at(s.deadline, now + options_.open_timeout);
 }
@@ -847,17 +889,23 @@ void load_generator::parse_command(std::string_view line) {
     return;
   }
   if (line.starts_with("KILL ")) {
-    auto text = line.substr(5);
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    const auto* const last = line.data() + line.size();
+    const auto skip_blanks = [last](const char* p) {
+      while (p != last && *p == ' ') ++p;
+      return p;
+    };
     std::int64_t ns = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ns);
-    if (ec == std::errc{} && end == text.data() + text.size()) {
-      commands_.push_back({command::kind::kill, from_monotonic_ns(ns)});
+    auto parsed = std::from_chars(skip_blanks(line.data() + 5), last, ns);
+    command kill{command::kind::kill, from_monotonic_ns(ns)};
+    if (parsed.ec == std::errc{} && parsed.ptr != last && *parsed.ptr == ' ')
+      parsed = std::from_chars(skip_blanks(parsed.ptr), last, kill.count);
+    if (parsed.ec == std::errc{} && parsed.ptr == last) {
+      commands_.push_back(kill);
       return;
     }
   }
-  std::fprintf(stderr, "lifeline_loadgen: error: unknown command '%.*s' (KILL <ns> or STOP)\n", static_cast<int>(line.size()),
-               line.data());
+  std::fprintf(stderr, "lifeline_loadgen: error: unknown command '%.*s' (KILL <ns> [count] or STOP)\n",
+               static_cast<int>(line.size()), line.data());
 }
 
 void load_generator::run_commands(time_point now) {
@@ -871,20 +919,23 @@ void load_generator::run_commands(time_point now) {
     if (now < next.at - kill_lead) return;  // the loop wakes kill_lead early
     spin_until(next.at);
     commands_.pop_front();
-    const auto killed = apply_fault_to_doomed();
+    const auto killed = apply_fault_to_next_doomed(next.count);
     print_line("KILLED " + std::to_string(killed));
     now = steady::now();
   }
 }
 
-std::size_t load_generator::apply_fault_to_doomed() {
-  if (kill_applied_) std::fprintf(stderr, "lifeline_loadgen: KILL again: only sessions still open are killed\n");
-  kill_applied_ = true;
+std::size_t load_generator::apply_fault_to_next_doomed(std::size_t count) {
+  if (next_doomed_to_reach_ == options_.doomed)
+    std::fprintf(stderr, "lifeline_loadgen: KILL after every doomed session was reached: nothing left to kill\n");
+  const std::size_t end = options_.doomed - next_doomed_to_reach_ <= count ? options_.doomed : next_doomed_to_reach_ + count;
+  const auto kill_number = kills_applied_++;
   std::size_t killed = 0;
-  for (std::size_t i = 0; i < options_.doomed; ++i) {
-    auto& s = *sessions_[i];
+  for (; next_doomed_to_reach_ < end; ++next_doomed_to_reach_) {
+    auto& s = *sessions_[next_doomed_to_reach_];
     if (s.state != session_state::open) continue;
     if (!apply_fault(s, steady::now())) break;
+    s.killed_by = kill_number;
     // Applying a fault to thousands of sessions takes milliseconds (a close on loopback
     // runs the server's side of the TCP exchange too). Meanwhile, look for the echo in
     // flight, or its round trip would include our own busy time, not the server's.
@@ -965,14 +1016,20 @@ bool load_generator::write_report() const {
     std::fprintf(stderr, "lifeline_loadgen: error: cannot write %s: %s\n", options_.report_path.c_str(), std::strerror(errno));
     return false;
   }
+  const auto source_text = [](const session& s) {
+    std::array<char, INET_ADDRSTRLEN> address{};
+    ::inet_ntop(AF_INET, &s.source.sin_addr, address.data(), address.size());
+    return std::string(address.data()) + ":" + std::to_string(ntohs(s.source.sin_port));
+  };
   for (const auto& s : sessions_) {
     if (s->killed_at)
-      std::fprintf(out, "kill %016llx %lld\n", static_cast<unsigned long long>(s->server_id),
-                   static_cast<long long>(monotonic_ns(*s->killed_at)));
+      std::fprintf(out, "kill %016llx %lld %u %s\n", static_cast<unsigned long long>(s->server_id),
+                   static_cast<long long>(monotonic_ns(*s->killed_at)), static_cast<unsigned>(s->killed_by),
+                   source_text(*s).c_str());
   }
   for (const auto& lost : lost_)
-    std::fprintf(out, "lost %016llx %lld %s\n", static_cast<unsigned long long>(sessions_[lost.index]->server_id),
-                 static_cast<long long>(lost.ns), lost.how.c_str());
+    std::fprintf(out, "lost %016llx %lld %s %s\n", static_cast<unsigned long long>(sessions_[lost.index]->server_id),
+                 static_cast<long long>(lost.ns), lost.how.c_str(), source_text(*sessions_[lost.index]).c_str());
   for (const auto& echo : echoes_)
     std::fprintf(out, "echo %lld %lld\n", static_cast<long long>(echo.sent_ns), static_cast<long long>(echo.round_trip_ns));
   std::fprintf(out, "summary sessions=%zu doomed=%zu live_lost=%zu connect_failed=%zu\n", sessions_.size(), options_.doomed,
@@ -995,7 +1052,7 @@ void load_generator::print_line(const std::string& line) const {
 
 int main(int argc, char** argv) {
   CLI::App app{"lifeline_loadgen: N heartbeating client sessions in one thread; kills the first K on command\n"
-               "(stdin: KILL <monotonic ns> | STOP; stdout: READY <open> <failed> | KILLED <k> | DONE)"};
+               "(stdin: KILL <monotonic ns> [count] | STOP; stdout: READY <open> <failed> | KILLED <k> | DONE)"};
   options opts;
   long long heartbeat_ms = 1000, dead_after_ms = 3000, echo_ms = 100, jitter_ms = 0, open_timeout_ms = 10'000;
   std::string fault = "hung";
@@ -1003,7 +1060,11 @@ int main(int argc, char** argv) {
   app.add_option("--port", opts.port, "server port")->required();
   app.add_option("--sessions", opts.sessions, "sessions N (clamped to RLIMIT_NOFILE - 100)")->capture_default_str();
   app.add_option("--doomed", opts.doomed, "the first K sessions are killed by KILL")->capture_default_str();
-  app.add_option("--doomed-address", opts.doomed_address, "source address of the doomed sessions")->capture_default_str();
+  app.add_option("--doomed-address", opts.doomed_address, "source address of the doomed sessions (of the first group)")
+      ->capture_default_str();
+  app.add_option("--doomed-groups", opts.doomed_groups,
+                 "G: the doomed, in order, in G groups of about K/G; group g connects from --doomed-address + g")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--live-address", opts.live_address, "source address of the live sessions")->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval H asked for in hello")
       ->capture_default_str()->check(CLI::PositiveNumber);

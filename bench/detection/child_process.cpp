@@ -56,28 +56,55 @@ void child_process::close_stdin() {
   stdin_fd_ = -1;
 }
 
+// A whole line, or at EOF what is left of the last one.
+std::optional<std::string> child_process::take_buffered_line() {
+  if (const auto newline = buffered_.find('\n'); newline != std::string::npos) {
+    auto line = buffered_.substr(0, newline);
+    buffered_.erase(0, newline + 1);
+    return line;
+  }
+  if (stdout_fd_ < 0 && !buffered_.empty()) return std::exchange(buffered_, {});
+  return std::nullopt;
+}
+
+// One read, when poll() said stdout is readable; EOF closes it.
+void child_process::read_what_is_there() {
+  char chunk[4096];
+  const auto n = ::read(stdout_fd_, chunk, sizeof chunk);
+  if (n <= 0) {
+    ::close(stdout_fd_);
+    stdout_fd_ = -1;
+    return;
+  }
+  buffered_.append(chunk, static_cast<std::size_t>(n));
+}
+
 std::optional<std::string> child_process::read_line(std::chrono::milliseconds timeout) {
+  child_process* const self[] = {this};
+  if (auto got = read_line_of_any(self, timeout)) return std::move(got->second);
+  return std::nullopt;
+}
+
+std::optional<std::pair<std::size_t, std::string>> child_process::read_line_of_any(
+    std::span<child_process* const> children, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
+  std::vector<pollfd> waiting;
+  std::vector<std::size_t> whose;
   for (;;) {
-    if (const auto newline = buffered_.find('\n'); newline != std::string::npos) {
-      auto line = buffered_.substr(0, newline);
-      buffered_.erase(0, newline + 1);
-      return line;
+    waiting.clear();
+    whose.clear();
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      if (auto line = children[i]->take_buffered_line()) return std::pair{i, std::move(*line)};
+      if (children[i]->stdout_fd_ < 0) continue;
+      waiting.push_back({children[i]->stdout_fd_, POLLIN, 0});
+      whose.push_back(i);
     }
-    if (stdout_fd_ < 0) return std::nullopt;
+    if (waiting.empty()) return std::nullopt;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
-    pollfd p{stdout_fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-    char chunk[4096];
-    const auto n = ::read(stdout_fd_, chunk, sizeof chunk);
-    if (n <= 0) {
-      ::close(stdout_fd_);
-      stdout_fd_ = -1;
-      if (buffered_.empty()) return std::nullopt;
-      return std::exchange(buffered_, {});
-    }
-    buffered_.append(chunk, static_cast<std::size_t>(n));
+    if (::poll(waiting.data(), waiting.size(), static_cast<int>(left.count())) <= 0) return std::nullopt;
+    for (std::size_t j = 0; j < waiting.size(); ++j)
+      if (waiting[j].revents != 0) children[whose[j]]->read_what_is_there();
   }
 }
 

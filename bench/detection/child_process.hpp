@@ -3,9 +3,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace lifeline::bench {
@@ -22,6 +25,10 @@ class child_process {
   void write_line(const std::string& line);
   /// The next line of stdout, or nullopt at EOF or when `timeout` passes.
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  /// The next line of any of `children` (its index in the span, and the line), or nullopt
+  /// when `timeout` passes or every one is at EOF: several servers, one wait.
+  static std::optional<std::pair<std::size_t, std::string>> read_line_of_any(std::span<child_process* const> children,
+                                                                             std::chrono::milliseconds timeout);
   /// Reads lines until one starts with `prefix`; the others go to `on_other`.
   template <class F>
   std::optional<std::string> read_until(const std::string& prefix, std::chrono::milliseconds timeout, F&& on_other) {
@@ -41,6 +48,9 @@ class child_process {
   int wait(std::chrono::milliseconds grace);
 
  private:
+  std::optional<std::string> take_buffered_line();
+  void read_what_is_there();
+
   pid_t pid_ = -1;
   int stdin_fd_ = -1;
   int stdout_fd_ = -1;

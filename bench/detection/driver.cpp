@@ -2,18 +2,37 @@
 //
 // For each liveness strategy, in one run and with the same N, K, H, T and fault: start the
 // server (lifeline_bench_server) in its own process and the load (lifeline_loadgen) in
-// others, let the sessions run steadily, kill K of them at one instant with the chosen
-// fault, and measure how fast each death is detected, what was missed or wrongly killed,
-// and what it cost. DESIGN.md §5 lists the figures; bench/RESULTS.md records them.
+// others, let the sessions run steadily, kill K of them with the chosen fault, and measure
+// how fast each death is detected, what was missed or wrongly killed, and what it cost.
+// DESIGN.md §5 lists the figures; bench/RESULTS.md records them.
+//
+// Waves (--waves W). Each session's beats keep one phase, so killing all K at one instant
+// samples each at one point of its beat cycle. W waves of about K/W, at instants drawn
+// uniformly (seeded) within --wave-spread-ms, sample W points; every session's detection
+// is measured from its own kill stamp, never from the first wave's.
+//
+// Server processes (--server-processes P). P servers listen on one port through
+// SO_REUSEPORT, which lifeline::server and the baselines set on every listener, and the
+// kernel spreads the connections over them: one process's descriptor limit no longer caps
+// N. The servers issue the same session ids, so a session is known by its id and the
+// process holding its socket (found once every session is open, from each process's
+// descriptors and the kernel's socket dump, by the client's address:port, which the load
+// generators report). CPU and memory are the sum over the processes.
 //
 // Packet-filter faults (blackholed, unreachable) run inside a private network namespace
 // that this process creates for itself before starting any child, so the nftables rules
-// never touch the machine's own traffic.
+// never touch the machine's own traffic. They cut the doomed off by source address: wave
+// w's sessions connect from 127.0.0.2 + w, and that address joins the filter's set at the
+// wave's instant.
 #include "child_process.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -28,9 +47,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -58,9 +80,19 @@ struct settings {
   std::size_t sessions_per_loadgen = 9'000;
   long jitter_ms = 0;
   double loss = 0;
+  std::size_t waves = 1;
+  long wave_spread_ms = 1000;  // H unless --wave-spread-ms says otherwise
+  std::uint64_t seed = 1;
+  unsigned server_processes = 1;
   std::string out_dir = "detection-results";
   std::string bin_dir;
   bool check = false;
+};
+
+struct wave_result {
+  double offset_ms = 0;  // after the first possible instant
+  std::size_t killed = 0;
+  std::vector<double> detection_ms;
 };
 
 struct result {
@@ -69,6 +101,8 @@ struct result {
   std::map<std::string, std::size_t> reasons;  // of the doomed sessions' detections
   std::vector<double> detection_ms;             // detected − fault, per detected doomed session
   std::vector<double> lateness_ms;              // detected − (last heard + T), where known
+  std::vector<wave_result> waves;
+  std::vector<std::size_t> sessions_per_server;  // open, by each server's last stats line
   double cpu_steady = 0, cpu_detection = 0;     // % of one core
   double rss_per_session = 0;                   // bytes
   double wire_bytes_per_session_second = 0;     // both directions, server's view
@@ -106,24 +140,106 @@ long rss_bytes(pid_t pid) {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
-// Keeps the latest "stats <ns> open=.. bytes_in=.. bytes_out=.." line of the server.
+// Keeps the latest "stats <ns> open=.. bytes_in=.. bytes_out=.." line of one server.
 struct server_counters {
   double bytes = 0;
+  std::size_t open = 0;
   void take(const std::string& line) {
     if (line.rfind("stats ", 0) != 0) return;
     double in = 0, out = 0;
     if (const auto p = line.find("bytes_in="); p != std::string::npos) in = std::stod(line.substr(p + 9));
     if (const auto p = line.find("bytes_out="); p != std::string::npos) out = std::stod(line.substr(p + 10));
+    if (const auto p = line.find("open="); p != std::string::npos) open = std::stoul(line.substr(p + 5));
     bytes = in + out;
   }
 };
 
-void pump(child_process& server, server_counters& counters, std::chrono::milliseconds for_how_long) {
+struct server_process {
+  std::unique_ptr<child_process> process;
+  fs::path events;
+  server_counters counters;
+  long rss_empty = 0;
+};
+
+void pump(std::vector<server_process>& servers, std::chrono::milliseconds for_how_long) {
+  std::vector<child_process*> children;
+  for (auto& server : servers) children.push_back(server.process.get());
   const auto until = std::chrono::steady_clock::now() + for_how_long;
   while (std::chrono::steady_clock::now() < until) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (auto line = server.read_line(std::max(left, 1ms))) counters.take(*line);
+    if (auto line = child_process::read_line_of_any(children, std::max(left, 1ms)))
+      servers[line->first].counters.take(line->second);
   }
+}
+
+double total_bytes(const std::vector<server_process>& servers) {
+  double sum = 0;
+  for (const auto& server : servers) sum += server.counters.bytes;
+  return sum;
+}
+
+double total_cpu_seconds(const std::vector<server_process>& servers) {
+  double sum = 0;
+  for (const auto& server : servers) sum += cpu_seconds(server.process->pid());
+  return sum;
+}
+
+// The server process holding each connection, by the client's "address:port". Read once
+// every session is open: a socket found in a process's descriptor table, its peer from the
+// kernel's socket dump (sock_diag: /proc/net/tcp, its text form, took 1.7 s to read at
+// 13,000 sockets in one run).
+std::unordered_map<std::string, std::size_t> server_of_each_client(const std::vector<server_process>& servers) {
+  std::unordered_map<std::uint64_t, std::size_t> server_of_inode;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    std::error_code ec;
+    for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(servers[i].process->pid()) + "/fd", ec)) {
+      const auto target = fs::read_symlink(fd.path(), ec).string();
+      if (!ec && target.rfind("socket:[", 0) == 0) server_of_inode[std::stoull(target.substr(8))] = i;
+    }
+  }
+  const int diag = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (diag < 0) throw std::runtime_error(std::string("socket(NETLINK_SOCK_DIAG): ") + std::strerror(errno));
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } dump_request{};
+  dump_request.header.nlmsg_len = sizeof dump_request;
+  dump_request.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  dump_request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  dump_request.request.sdiag_family = AF_INET;
+  dump_request.request.sdiag_protocol = IPPROTO_TCP;
+  dump_request.request.idiag_states = ~0U;
+  if (::send(diag, &dump_request, sizeof dump_request, 0) < 0) {
+    ::close(diag);
+    throw std::runtime_error(std::string("sock_diag request: ") + std::strerror(errno));
+  }
+  std::unordered_map<std::string, std::size_t> server_of_client;
+  // The NLMSG_ macros cast in C style; the same walk by hand, messages 4-byte aligned.
+  const auto aligned = [](std::size_t size) { return (size + NLMSG_ALIGNTO - 1) & ~std::size_t{NLMSG_ALIGNTO - 1}; };
+  std::vector<char> buffer(256 * 1024);
+  for (bool done = false; !done;) {
+    const auto received = ::recv(diag, buffer.data(), buffer.size(), 0);
+    if (received <= 0) break;
+    const auto end = static_cast<std::size_t>(received);
+    nlmsghdr header{};
+    for (std::size_t at = 0; !done && at + sizeof header <= end; at += aligned(header.nlmsg_len)) {
+      std::memcpy(&header, buffer.data() + at, sizeof header);
+      if (header.nlmsg_len < sizeof header || at + header.nlmsg_len > end) break;
+      done = header.nlmsg_type == NLMSG_DONE || header.nlmsg_type == NLMSG_ERROR;
+      inet_diag_msg socket{};
+      if (done || header.nlmsg_len < aligned(sizeof header) + sizeof socket) continue;
+      std::memcpy(&socket, buffer.data() + at + aligned(sizeof header), sizeof socket);
+      const auto server = server_of_inode.find(socket.idiag_inode);
+      if (server == server_of_inode.end()) continue;
+      in_addr peer{};
+      std::memcpy(&peer.s_addr, &socket.id.idiag_dst[0], sizeof peer.s_addr);
+      char text[INET_ADDRSTRLEN] = {};
+      ::inet_ntop(AF_INET, &peer, text, sizeof text);
+      server_of_client[std::string(text) + ":" + std::to_string(ntohs(socket.id.idiag_dport))] = server->second;
+    }
+  }
+  ::close(diag);
+  return server_of_client;
 }
 
 bool needs_packet_filter(const std::string& fault) { return fault == "blackholed" || fault == "unreachable"; }
@@ -142,16 +258,20 @@ void enter_private_network() {
   ::close(fd);
 }
 
-// The rules that cut the doomed sessions' address (127.0.0.2) off, in the input hook so
-// the sender's TCP has really sent what is dropped (see tests/fault_netns/).
-std::string fault_rules(const std::string& fault) {
+// The filter that cuts the doomed off, in the input hook so the sender's TCP has really
+// sent what is dropped (see tests/fault_netns/). It matches the addresses of the set
+// "doomed", empty at first: each wave's address joins it at the wave's instant.
+std::string fault_table(const std::string& fault) {
   const std::string head =
-      "table inet lifeline_bench {\n  chain input {\n    type filter hook input priority filter; policy accept;\n";
+      "table inet lifeline_bench {\n  set doomed {\n    type ipv4_addr\n  }\n"
+      "  chain input {\n    type filter hook input priority filter; policy accept;\n";
   const std::string tail = "  }\n}\n";
-  if (fault == "blackholed") return head + "    ip saddr 127.0.0.2 drop\n    ip daddr 127.0.0.2 drop\n" + tail;
-  return head + "    ip daddr 127.0.0.2 reject with icmp type host-unreachable\n" +
-         "    ip saddr 127.0.0.2 meta l4proto tcp drop\n" + tail;
+  if (fault == "blackholed") return head + "    ip saddr @doomed drop\n    ip daddr @doomed drop\n" + tail;
+  return head + "    ip daddr @doomed reject with icmp type host-unreachable\n" +
+         "    ip saddr @doomed meta l4proto tcp drop\n" + tail;
 }
+
+std::string cut_off(const std::string& address) { return "add element inet lifeline_bench doomed { " + address + " }\n"; }
 
 void apply_rules(const std::string& rules) {
   FILE* nft = ::popen("nft -f -", "w");
@@ -162,39 +282,82 @@ void apply_rules(const std::string& rules) {
 
 void remove_rules() { (void)std::system("nft delete table inet lifeline_bench 2>/dev/null"); }
 
+// Wave w's doomed sessions connect from 127.0.0.2 + w (the load generators' --doomed-groups):
+// all of 127/8 is loopback.
+std::string wave_address(std::size_t wave) {
+  const in_addr address{htonl(static_cast<in_addr_t>((127U << 24) + 2 + wave))};
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &address, text, sizeof text);
+  return text;
+}
+
+// One instant, or W drawn uniformly within [first, first + spread], in order. The same
+// seed gives every strategy of a run the same offsets.
+std::vector<ns_t> wave_instants(const settings& s, ns_t first) {
+  if (s.waves == 1) return {first};
+  std::mt19937_64 random(s.seed);
+  std::uniform_int_distribution<ns_t> offset(0, s.wave_spread_ms * 1'000'000LL);
+  std::vector<ns_t> instants(s.waves);
+  for (auto& at : instants) at = first + offset(random);
+  std::sort(instants.begin(), instants.end());
+  return instants;
+}
+
+// How many of a load generator's k doomed wave w kills: its group of --doomed-groups.
+std::size_t wave_share(std::size_t k, std::size_t wave, std::size_t waves) {
+  return k * (wave + 1) / waves - k * wave / waves;
+}
+
 result run_strategy(const settings& s, const std::string& strategy, std::size_t doomed_total) {
   result r;
   r.strategy = strategy;
-  const auto events_path = fs::path(s.out_dir) / (strategy + ".events");
-  fs::remove(events_path);
-  std::printf("\n[%s] starting the server\n", strategy.c_str());
-  child_process server({s.bin_dir + "/lifeline_bench_server", "--strategy", strategy, "--address", "127.0.0.1",
-                        "--port", "0", "--threads", std::to_string(s.server_threads), "--heartbeat-ms",
-                        std::to_string(s.heartbeat_ms), "--dead-after-ms", std::to_string(s.dead_after_ms), "--events",
-                        events_path.string()});
-  server_counters counters;
-  const auto ready = server.read_until("READY", 10s, [&](const std::string& l) { counters.take(l); });
-  if (!ready) throw std::runtime_error("the server did not start");
-  const auto port = ready->substr(6);
-  const long rss_empty = rss_bytes(server.pid());
+  const bool filtered = needs_packet_filter(s.fault);
+  const std::string several =
+      s.server_processes == 1 ? "" : " (" + std::to_string(s.server_processes) + " processes, one port)";
+  std::printf("\n[%s] starting the server%s\n", strategy.c_str(), several.c_str());
+
+  // The first server picks the port; the others join it through SO_REUSEPORT.
+  std::vector<server_process> servers(s.server_processes);
+  std::string port = "0";
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    auto& server = servers[i];
+    server.events = fs::path(s.out_dir) / (servers.size() == 1 ? strategy + ".events"
+                                                               : strategy + ".server" + std::to_string(i) + ".events");
+    fs::remove(server.events);
+    server.process = std::make_unique<child_process>(std::vector<std::string>{
+        s.bin_dir + "/lifeline_bench_server", "--strategy", strategy, "--address", "127.0.0.1", "--port", port,
+        "--threads", std::to_string(s.server_threads), "--heartbeat-ms", std::to_string(s.heartbeat_ms),
+        "--dead-after-ms", std::to_string(s.dead_after_ms), "--events", server.events.string()});
+    const auto ready = server.process->read_until("READY", 10s, [&](const std::string& l) { server.counters.take(l); });
+    if (!ready)
+      throw std::runtime_error(servers.size() == 1 ? "the server did not start"
+                                                   : "server process " + std::to_string(i) + " did not start");
+    if (i == 0) port = ready->substr(6);
+    server.rss_empty = rss_bytes(server.process->pid());
+  }
 
   // Load: as many generator processes as the descriptor limit requires.
   const std::size_t processes = (s.sessions + s.sessions_per_loadgen - 1) / s.sessions_per_loadgen;
   std::vector<std::unique_ptr<child_process>> loads;
   std::vector<fs::path> reports;
+  std::vector<std::size_t> doomed_of_load;
   std::size_t assigned = 0, doomed_assigned = 0;
   for (std::size_t i = 0; i < processes; ++i) {
     const std::size_t n = (i + 1 == processes) ? s.sessions - assigned : s.sessions / processes;
     const std::size_t k = (i + 1 == processes) ? doomed_total - doomed_assigned : doomed_total / processes;
     assigned += n;
     doomed_assigned += k;
+    doomed_of_load.push_back(k);
     reports.push_back(fs::path(s.out_dir) / (strategy + ".load" + std::to_string(i)));
-    loads.push_back(std::make_unique<child_process>(std::vector<std::string>{
+    std::vector<std::string> argv{
         s.bin_dir + "/lifeline_loadgen", "--address", "127.0.0.1", "--port", port, "--sessions", std::to_string(n),
-        "--doomed", std::to_string(k), "--doomed-address", "127.0.0.2", "--live-address", "127.0.0.1",
+        "--doomed", std::to_string(k), "--doomed-address", wave_address(0), "--live-address", "127.0.0.1",
         "--heartbeat-ms", std::to_string(s.heartbeat_ms), "--dead-after-ms", std::to_string(s.dead_after_ms),
         "--fault", s.fault, "--echo-ms", "20", "--jitter-ms", std::to_string(s.jitter_ms), "--loss",
-        std::to_string(s.loss), "--report", reports.back().string()}));
+        std::to_string(s.loss), "--seed", std::to_string(s.seed), "--report", reports.back().string()};
+    // Only the packet filter needs a wave's sessions on an address of their own.
+    if (filtered) argv.insert(argv.end(), {"--doomed-groups", std::to_string(s.waves)});
+    loads.push_back(std::make_unique<child_process>(argv));
   }
   std::printf("[%s] opening %zu sessions from %zu load process(es)...\n", strategy.c_str(), s.sessions, processes);
   std::fflush(stdout);
@@ -208,34 +371,69 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   }
   std::printf("[%s] %zu sessions open; steady state for %.0f s\n", strategy.c_str(), r.sessions_open, s.steady_seconds);
   std::fflush(stdout);
+  std::unordered_map<std::string, std::size_t> server_of_client;
+  if (servers.size() > 1) server_of_client = server_of_each_client(servers);
 
   // Steady state: CPU, memory and wire bytes with every session alive.
-  pump(server, counters, 1500ms);  // settle: every session has exchanged a heartbeat
-  const double cpu0 = cpu_seconds(server.pid()), bytes0 = counters.bytes;
-  const auto t0 = std::chrono::steady_clock::now();
-  pump(server, counters, std::chrono::milliseconds{static_cast<long>(s.steady_seconds * 1000)});
-  const double steady_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.cpu_steady = 100 * (cpu_seconds(server.pid()) - cpu0) / steady_elapsed;
-  r.wire_bytes_per_session_second = (counters.bytes - bytes0) / steady_elapsed / static_cast<double>(r.sessions_open);
-  r.rss_per_session = static_cast<double>(rss_bytes(server.pid()) - rss_empty) / static_cast<double>(r.sessions_open);
-
-  // The fault, at one instant for all.
-  const ns_t kill_at = monotonic_ns() + 300'000'000;
-  for (auto& load : loads) load->write_line("KILL " + std::to_string(kill_at));
-  ns_t rules_in_place = 0;
-  if (needs_packet_filter(s.fault)) {
-    while (monotonic_ns() < kill_at) std::this_thread::sleep_for(200us);
-    apply_rules(fault_rules(s.fault));
-    rules_in_place = monotonic_ns();
+  pump(servers, 1500ms);  // settle: every session has exchanged a heartbeat
+  for (const auto& server : servers) r.sessions_per_server.push_back(server.counters.open);
+  if (servers.size() > 1) {
+    std::string spread;
+    for (const auto open : r.sessions_per_server) spread += (spread.empty() ? "" : " + ") + std::to_string(open);
+    std::printf("[%s] sessions per server process: %s\n", strategy.c_str(), spread.c_str());
   }
-  const double cpu_kill = cpu_seconds(server.pid());
-  const auto kill_wall = std::chrono::steady_clock::now();
-  std::printf("[%s] killed %zu sessions (%s); waiting for detections\n", strategy.c_str(), doomed_total, s.fault.c_str());
+  const double cpu0 = total_cpu_seconds(servers), bytes0 = total_bytes(servers);
+  const auto t0 = std::chrono::steady_clock::now();
+  pump(servers, std::chrono::milliseconds{static_cast<long>(s.steady_seconds * 1000)});
+  const double steady_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.cpu_steady = 100 * (total_cpu_seconds(servers) - cpu0) / steady_elapsed;
+  r.wire_bytes_per_session_second = (total_bytes(servers) - bytes0) / steady_elapsed / static_cast<double>(r.sessions_open);
+  long rss_growth = 0;
+  for (const auto& server : servers) rss_growth += rss_bytes(server.process->pid()) - server.rss_empty;
+  r.rss_per_session = static_cast<double>(rss_growth) / static_cast<double>(r.sessions_open);
+
+  // The fault: all at one instant, or wave by wave. Every KILL is sent now, each load
+  // generator applies them at their instants; the filter, if any, follows wave by wave.
+  const ns_t first_instant = monotonic_ns() + 300'000'000;
+  const auto instants = wave_instants(s, first_instant);
+  if (filtered) apply_rules(fault_table(s.fault));  // drops nothing until an address joins the set
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    for (std::size_t w = 0; w < instants.size(); ++w) {
+      const auto count = instants.size() == 1 ? std::string{} : " " + std::to_string(wave_share(doomed_of_load[i], w, s.waves));
+      loads[i]->write_line("KILL " + std::to_string(instants[w]) + count);
+    }
+  }
+  std::vector<ns_t> rules_in_place(instants.size(), 0);
+  double cpu_kill = 0;
+  auto kill_wall = std::chrono::steady_clock::now();
+  for (std::size_t w = 0; w < instants.size(); ++w) {
+    while (monotonic_ns() < instants[w]) std::this_thread::sleep_for(200us);
+    if (filtered) {
+      apply_rules(cut_off(wave_address(w)));
+      rules_in_place[w] = monotonic_ns();
+    }
+    if (w == 0) {
+      cpu_kill = total_cpu_seconds(servers);
+      kill_wall = std::chrono::steady_clock::now();
+    }
+  }
+  if (instants.size() == 1) {
+    std::printf("[%s] killed %zu sessions (%s); waiting for detections\n", strategy.c_str(), doomed_total, s.fault.c_str());
+  } else {
+    std::printf("[%s] killed %zu sessions (%s) in %zu waves within %ld ms; waiting for detections\n", strategy.c_str(),
+                doomed_total, s.fault.c_str(), s.waves, s.wave_spread_ms);
+  }
+  if (filtered) {
+    ns_t slowest = 0;
+    for (std::size_t w = 0; w < instants.size(); ++w) slowest = std::max(slowest, rules_in_place[w] - instants[w]);
+    std::printf("[%s] the filter was in place at most %.1f ms after a wave's instant\n", strategy.c_str(),
+                static_cast<double>(slowest) / 1e6);
+  }
   std::fflush(stdout);
   const auto window = std::chrono::milliseconds{2 * s.dead_after_ms + 4000};
-  pump(server, counters, window);
+  pump(servers, window);
   const double detect_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - kill_wall).count();
-  r.cpu_detection = 100 * (cpu_seconds(server.pid()) - cpu_kill) / detect_elapsed;
+  r.cpu_detection = 100 * (total_cpu_seconds(servers) - cpu_kill) / detect_elapsed;
   const ns_t window_end = monotonic_ns();
 
   for (auto& load : loads) load->write_line("STOP");
@@ -243,67 +441,108 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
     load->read_until("DONE", 30s, [](const std::string&) {});
     load->wait(5s);
   }
-  if (needs_packet_filter(s.fault)) remove_rules();
-  server.terminate();
-  server.read_until("DONE", 15s, [&](const std::string& l) { counters.take(l); });
-  server.wait(5s);
+  if (filtered) remove_rules();
+  for (auto& server : servers) server.process->terminate();
+  for (auto& server : servers) {
+    server.process->read_until("DONE", 15s, [&](const std::string& l) { server.counters.take(l); });
+    server.process->wait(5s);
+  }
+
+  // A session is known by its server process and that process's id for it: the processes
+  // issue the same ids. One the driver could not place keeps its address to stay distinct.
+  using session_key = std::pair<std::size_t, std::string>;
+  constexpr auto unplaced = static_cast<std::size_t>(-1);
+  std::size_t unplaced_sessions = 0;
+  const auto key_of = [&](const std::string& id, const std::string& source) -> session_key {
+    if (servers.size() == 1) return {0, id};
+    if (const auto found = server_of_client.find(source); found != server_of_client.end()) return {found->second, id};
+    ++unplaced_sessions;
+    return {unplaced, id + "@" + source};
+  };
 
   // Who was killed when, who the server closed when, and what the live sessions saw.
-  std::map<std::string, ns_t> killed;
-  std::set<std::string> lost_live;
+  struct kill_record {
+    ns_t at = 0;
+    std::size_t wave = 0;
+  };
+  std::map<session_key, kill_record> killed;
+  std::set<session_key> lost_live;
   std::vector<std::pair<ns_t, ns_t>> echoes;  // sent, rtt
   for (const auto& path : reports) {
     std::ifstream report(path);
-    for (std::string kind; report >> kind;) {
+    for (std::string line; std::getline(report, line);) {
+      std::istringstream fields(line);
+      std::string kind;
+      fields >> kind;
       if (kind == "kill") {
-        std::string id;
+        std::string id, source;
         ns_t at = 0;
-        report >> id >> at;
-        killed[id] = std::max(at, rules_in_place);
+        std::size_t wave = 0;  // the KILL line's number: one per wave, in order
+        fields >> id >> at >> wave >> source;
+        wave = std::min(wave, instants.size() - 1);
+        // A packet-filter fault is complete once the rule is in place, not before.
+        killed[key_of(id, source)] = {std::max(at, rules_in_place[wave]), wave};
       } else if (kind == "lost") {
-        std::string id, rest;
-        report >> id;
-        std::getline(report, rest);
-        lost_live.insert(id);
+        std::string id, how, source;
+        ns_t at = 0;
+        fields >> id >> at >> how >> source;
+        lost_live.insert(key_of(id, source));
       } else if (kind == "echo") {
         ns_t sent = 0, rtt = 0;
-        report >> sent >> rtt;
+        fields >> sent >> rtt;
         echoes.emplace_back(sent, rtt);
-      } else {
-        std::string rest;
-        std::getline(report, rest);
       }
     }
   }
+  if (unplaced_sessions > 0)
+    std::printf("[%s] warning: %zu killed or lost sessions were in no server's descriptor table\n", strategy.c_str(),
+                unplaced_sessions);
   r.doomed = killed.size();
-  std::set<std::string> false_kills = lost_live;
-  std::ifstream events(events_path);
-  for (std::string kind; events >> kind;) {
-    std::string id, reason, last_heard;
-    ns_t detected = 0;
-    events >> id >> reason >> detected >> last_heard;
-    if (kind != "close") continue;
-    const auto doomed = killed.find(id);
-    if (doomed == killed.end()) {
-      if (detected < window_end) false_kills.insert(id);
-      continue;
+  r.waves.resize(instants.size());
+  for (std::size_t w = 0; w < instants.size(); ++w)
+    r.waves[w].offset_ms = static_cast<double>(instants[w] - first_instant) / 1e6;
+  for (const auto& [key, kill] : killed) ++r.waves[kill.wave].killed;
+  std::set<session_key> false_kills = lost_live;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    std::ifstream events(servers[i].events);
+    for (std::string kind; events >> kind;) {
+      std::string id, reason, last_heard;
+      ns_t detected = 0;
+      events >> id >> reason >> detected >> last_heard;
+      if (kind != "close") continue;
+      const session_key key{i, id};
+      const auto doomed = killed.find(key);
+      if (doomed == killed.end()) {
+        if (detected < window_end) false_kills.insert(key);
+        continue;
+      }
+      if (detected > window_end) continue;
+      ++r.detected;
+      ++r.reasons[reason];
+      const double detection_ms = static_cast<double>(detected - doomed->second.at) / 1e6;
+      r.detection_ms.push_back(detection_ms);
+      r.waves[doomed->second.wave].detection_ms.push_back(detection_ms);
+      if (last_heard != "-" && reason == "heartbeat_timeout")
+        r.lateness_ms.push_back(static_cast<double>(detected - std::stoll(last_heard)) / 1e6 -
+                                static_cast<double>(s.dead_after_ms));
     }
-    if (detected > window_end) continue;
-    ++r.detected;
-    ++r.reasons[reason];
-    r.detection_ms.push_back(static_cast<double>(detected - doomed->second) / 1e6);
-    if (last_heard != "-" && reason == "heartbeat_timeout")
-      r.lateness_ms.push_back(static_cast<double>(detected - std::stoll(last_heard)) / 1e6 -
-                              static_cast<double>(s.dead_after_ms));
   }
   r.misses = r.doomed - r.detected;
   r.false_kills = false_kills.size();
   std::vector<double> during;
   for (const auto& [sent, rtt] : echoes)
-    if (sent >= kill_at && sent <= kill_at + (s.dead_after_ms + 2000) * 1'000'000LL)
+    if (sent >= instants.front() && sent <= instants.back() + (s.dead_after_ms + 2000) * 1'000'000LL)
       during.push_back(static_cast<double>(rtt) / 1e6);
   r.echo_samples = during.size();
   r.echo_p99_ms = quantile(during, 0.99);
+  if (r.waves.size() > 1) {
+    for (std::size_t w = 0; w < r.waves.size(); ++w) {
+      const auto& wave = r.waves[w];
+      std::printf("[%s]   wave %zu at +%.0f ms: %zu killed, %zu detected in %.0f / %.0f / %.0f ms (min / p50 / max)\n",
+                  strategy.c_str(), w + 1, wave.offset_ms, wave.killed, wave.detection_ms.size(),
+                  quantile(wave.detection_ms, 0), quantile(wave.detection_ms, 0.5), quantile(wave.detection_ms, 1));
+    }
+  }
   std::printf("[%s] detected %zu of %zu, %zu false kills\n", strategy.c_str(), r.detected, r.doomed, r.false_kills);
   return r;
 }
@@ -314,13 +553,22 @@ std::string reasons_of(const result& r) {
   return out.empty() ? "-" : out;
 }
 
+// "at one instant", or "in 4 waves within 1000 ms (seed 1)".
+std::string when_killed(const settings& s) {
+  if (s.waves == 1) return "at one instant";
+  return "in " + std::to_string(s.waves) + " waves within " + std::to_string(s.wave_spread_ms) + " ms (seed " +
+         std::to_string(s.seed) + ")";
+}
+
 void print_table(const settings& s, const std::vector<result>& results) {
-  std::printf("\nHalf-open detection: N = %zu sessions, K = %zu killed (%s), H = %ld ms, T = %ld ms, %u server thread(s)\n",
-              s.sessions, results.empty() ? 0 : results[0].doomed, s.fault.c_str(), s.heartbeat_ms, s.dead_after_ms,
-              s.server_threads);
-  std::printf("detection = detected − fault; lateness = detected − (last heard + T); CPU in %% of one core (server\n"
-              "process, steady state and from the fault to the end of detection); RSS and wire bytes per session;\n"
-              "echo p99 = live sessions' echo round trip during the mass death; cpu ratio = steady CPU / lifeline's\n\n");
+  std::printf("\nHalf-open detection: N = %zu sessions, K = %zu killed (%s) %s, H = %ld ms, T = %ld ms,\n"
+              "%u server process(es) of %u thread(s)\n",
+              s.sessions, results.empty() ? 0 : results[0].doomed, s.fault.c_str(), when_killed(s).c_str(),
+              s.heartbeat_ms, s.dead_after_ms, s.server_processes, s.server_threads);
+  std::printf("detection = detected − that session's fault; lateness = detected − (last heard + T); CPU in %% of one\n"
+              "core (sum over the server processes, steady state and from the fault to the end of detection); RSS and\n"
+              "wire bytes per session; echo p99 = live sessions' echo round trip during the mass death; cpu ratio =\n"
+              "steady CPU / lifeline's\n\n");
   std::printf("%-11s %7s %7s %7s %7s %7s %7s %6s %6s %9s %9s %9s %8s %8s %9s\n", "strategy", "min ms", "p50 ms",
               "p99 ms", "max ms", "late99", "latemax", "misses", "false", "cpu idle", "cpu kill", "RSS/sess",
               "B/s/sess", "echo p99", "cpu ratio");
@@ -348,11 +596,19 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
   nlohmann::json doc;
   doc["settings"] = {{"sessions", s.sessions}, {"fault", s.fault}, {"heartbeat_ms", s.heartbeat_ms},
                      {"dead_after_ms", s.dead_after_ms}, {"server_threads", s.server_threads},
+                     {"server_processes", s.server_processes}, {"waves", s.waves},
+                     {"wave_spread_ms", s.waves == 1 ? 0 : s.wave_spread_ms}, {"seed", s.seed},
                      {"jitter_ms", s.jitter_ms}, {"loss", s.loss}};
   std::ofstream csv(fs::path(s.out_dir) / "detection.csv");
   csv << "strategy,sessions,doomed,detected,misses,false_kills,min_ms,p50_ms,p99_ms,max_ms,lateness_p99_ms,"
-         "cpu_steady_pct,cpu_detection_pct,rss_per_session,wire_bytes_per_session_second,echo_p99_ms\n";
+         "cpu_steady_pct,cpu_detection_pct,rss_per_session,wire_bytes_per_session_second,echo_p99_ms,"
+         "waves,wave_spread_ms,server_processes\n";
   for (const auto& r : results) {
+    nlohmann::json waves = nlohmann::json::array();
+    for (const auto& w : r.waves)
+      waves.push_back({{"offset_ms", w.offset_ms}, {"killed", w.killed}, {"detected", w.detection_ms.size()},
+                       {"detection_ms", {{"min", quantile(w.detection_ms, 0)}, {"p50", quantile(w.detection_ms, 0.5)},
+                                         {"max", quantile(w.detection_ms, 1)}}}});
     doc["strategies"].push_back({{"strategy", r.strategy}, {"sessions", r.sessions_open}, {"doomed", r.doomed},
                                  {"detected", r.detected}, {"misses", r.misses}, {"false_kills", r.false_kills},
                                  {"detection_ms", {{"min", quantile(r.detection_ms, 0)}, {"p50", quantile(r.detection_ms, 0.5)},
@@ -361,12 +617,14 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                                  {"cpu_steady_pct", r.cpu_steady}, {"cpu_detection_pct", r.cpu_detection},
                                  {"rss_per_session_bytes", r.rss_per_session},
                                  {"wire_bytes_per_session_second", r.wire_bytes_per_session_second},
-                                 {"echo_p99_ms_during_mass_death", r.echo_p99_ms}});
+                                 {"echo_p99_ms_during_mass_death", r.echo_p99_ms},
+                                 {"sessions_per_server_process", r.sessions_per_server}, {"waves", waves}});
     csv << r.strategy << ',' << r.sessions_open << ',' << r.doomed << ',' << r.detected << ',' << r.misses << ','
         << r.false_kills << ',' << quantile(r.detection_ms, 0) << ',' << quantile(r.detection_ms, 0.5) << ','
         << quantile(r.detection_ms, 0.99) << ',' << quantile(r.detection_ms, 1) << ',' << quantile(r.lateness_ms, 0.99)
         << ',' << r.cpu_steady << ',' << r.cpu_detection << ',' << r.rss_per_session << ','
-        << r.wire_bytes_per_session_second << ',' << r.echo_p99_ms << '\n';
+        << r.wire_bytes_per_session_second << ',' << r.echo_p99_ms << ',' << s.waves << ','
+        << (s.waves == 1 ? 0 : s.wave_spread_ms) << ',' << s.server_processes << '\n';
     // The CDF's data: sorted detection latencies.
     auto sorted = r.detection_ms;
     std::sort(sorted.begin(), sorted.end());
@@ -380,7 +638,8 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
   std::ofstream plot(fs::path(s.out_dir) / "detection_cdf.gnuplot");
   plot << "set terminal svg size 900,540 dynamic\nset output '" << (fs::path(s.out_dir) / "detection_cdf.svg").string()
        << "'\nset title 'Detection latency after the fault (" << s.fault << ", N=" << s.sessions
-       << ", T=" << s.dead_after_ms << " ms)'\nset xlabel 'ms after the fault'\nset ylabel 'fraction of killed sessions detected'\n"
+       << ", T=" << s.dead_after_ms << " ms, " << when_killed(s)
+       << ")'\nset xlabel \"ms after each session's own fault\"\nset ylabel 'fraction of killed sessions detected'\n"
        << "set yrange [0:1.02]\nset key bottom right\nset grid\nplot ";
   bool first = true;
   for (const auto& r : results) {
@@ -404,14 +663,28 @@ int main(int argc, char** argv) {
   CLI::App app{"Half-open detection benchmark: kill K of N sessions with a fault, per liveness strategy, "
                "and report detection latency, misses, false kills and cost"};
   app.add_option("--strategies", s.strategies, "strategies to compare")->delimiter(',')->capture_default_str();
-  app.add_option("--sessions,-n", s.sessions, "sessions (clamped to the descriptor limit)")->capture_default_str();
-  app.add_option("--kill-share", s.kill_share, "share of sessions killed at once")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--sessions,-n", s.sessions, "sessions (clamped to what the server processes' descriptor limits allow)")
+      ->capture_default_str();
+  app.add_option("--kill-share", s.kill_share, "share K/N of sessions killed (at once, or over the waves)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--fault", s.fault, "hung, closed, rebooted, stalled, blackholed, unreachable")
       ->check(CLI::IsMember({"hung", "closed", "rebooted", "stalled", "blackholed", "unreachable"}))
       ->capture_default_str();
   app.add_option("--heartbeat-ms", s.heartbeat_ms, "heartbeat interval H")->capture_default_str();
   app.add_option("--dead-after-ms", s.dead_after_ms, "dead-after timeout T")->capture_default_str();
-  app.add_option("--server-threads", s.server_threads, "server worker threads")->capture_default_str();
+  app.add_option("--server-threads", s.server_threads, "worker threads per server process")->capture_default_str();
+  app.add_option("--server-processes", s.server_processes,
+                 "server processes sharing one port through SO_REUSEPORT; CPU and memory are their sum")
+      ->check(CLI::Range(1U, 64U))->capture_default_str();
+  app.add_option("--waves", s.waves,
+                 "kill the K sessions in W waves of about K/W, at W instants drawn at random within "
+                 "--wave-spread-ms (1: all at one instant)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  std::optional<long> wave_spread_ms;
+  app.add_option("--wave-spread-ms", wave_spread_ms, "the waves' instants lie within this span (default: --heartbeat-ms)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", s.seed, "seed of the wave instants and of the load generators' jitter and loss")
+      ->capture_default_str();
   app.add_option("--steady-seconds", s.steady_seconds, "steady-state measurement window")->capture_default_str();
   app.add_option("--sessions-per-loadgen", s.sessions_per_loadgen, "sessions per load process")->capture_default_str();
   app.add_option("--jitter-ms", s.jitter_ms, "random delay of live sessions' heartbeats")->capture_default_str();
@@ -420,17 +693,32 @@ int main(int argc, char** argv) {
   app.add_option("--bin-dir", s.bin_dir, "build directory holding bench/ and tools/")->capture_default_str();
   app.add_flag("--check", s.check, "exit 1 unless lifeline detected every killed session with no false kill");
   CLI11_PARSE(app, argc, argv);
+  s.wave_spread_ms = wave_spread_ms.value_or(s.heartbeat_ms);
+  s.bin_dir = fs::absolute(s.bin_dir).string();  // the links below must not depend on our directory
 
-  // One server process holds every session: clamp to its descriptor limit.
+  // Each server process holds its share of the sessions and may not raise its descriptor
+  // limit (the children inherit ours). SO_REUSEPORT spreads connections only about evenly,
+  // so with several processes 5 % of each one's room stays spare.
   rlimit files{};
   getrlimit(RLIMIT_NOFILE, &files);
-  const auto most = static_cast<std::size_t>(files.rlim_cur) - 100;
+  const auto per_process = static_cast<std::size_t>(files.rlim_cur) - 100;
+  const auto most = s.server_processes == 1 ? per_process : s.server_processes * per_process * 95 / 100;
   if (s.sessions > most) {
-    std::printf("note: --sessions %zu clamped to %zu: one server process may hold %llu descriptors\n", s.sessions, most,
-                static_cast<unsigned long long>(files.rlim_cur));
+    if (s.server_processes == 1) {
+      std::printf("note: --sessions %zu clamped to %zu: one server process may hold %llu descriptors\n", s.sessions, most,
+                  static_cast<unsigned long long>(files.rlim_cur));
+    } else {
+      std::printf("note: --sessions %zu clamped to %zu: each of the %u server processes may hold %llu descriptors, and "
+                  "SO_REUSEPORT spreads sessions only about evenly (5 %% kept spare; more --server-processes raise it)\n",
+                  s.sessions, most, s.server_processes, static_cast<unsigned long long>(files.rlim_cur));
+    }
     s.sessions = most;
   }
   const auto doomed = static_cast<std::size_t>(std::llround(s.kill_share * static_cast<double>(s.sessions)));
+  if (doomed > 0 && s.waves > doomed) {
+    std::printf("note: --waves %zu clamped to %zu: a wave kills at least one session\n", s.waves, doomed);
+    s.waves = doomed;
+  }
   fs::create_directories(s.out_dir);
   double load1 = 0;
   if (std::ifstream loadavg("/proc/loadavg"); loadavg >> load1 && load1 > 0.5)
