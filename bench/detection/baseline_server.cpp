@@ -112,7 +112,7 @@ class baseline_server::worker::session {
   void check(time_point now) {
     if (closed_) return;
     if (now - last_heard_ >= owner_.config_.dead_after) return close_with(close_reason::heartbeat_timeout, now);
-    if (open_ && now - last_sent_ >= owner_.config_.heartbeat_interval) send_beat(now);
+    if (open_ && now - last_sent_ >= owner_.config_.server_heartbeat_interval) send_beat(now);
   }
 
   void close_with(close_reason why, time_point now) {
@@ -184,7 +184,9 @@ class baseline_server::worker::session {
                      open_ = true;
                      send_frame(welcome_frame{.heartbeat_interval = owner_.config_.heartbeat_interval,
                                               .dead_after = owner_.config_.dead_after,
-                                              .session_id = id_},
+                                              .session_id = id_,
+                                              .server_heartbeat_interval = owner_.config_.server_heartbeat_interval,
+                                              .server_dead_after = owner_.config_.server_dead_after},
                                 now);
                      if (beat_timer_ && !closed_) wait_for_beat();
                    },
@@ -246,7 +248,7 @@ class baseline_server::worker::session {
     if (ec) return;  // only a payload above the maximum, which the decoder already refused
     add(owner_.bytes_out_, bytes.size());
     last_sent_ = now;
-    if (beat_timer_) beat_timer_->expires_after(owner_.config_.heartbeat_interval);  // quiet-only beats
+    if (beat_timer_) beat_timer_->expires_after(owner_.config_.server_heartbeat_interval);  // quiet-only beats
     if (!write_waiting_) {
       // Nothing queued: write straight from the encoder; copy only what the socket refuses.
       const std::size_t n = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);

@@ -42,8 +42,13 @@ struct baseline_config {
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 0;                         ///< 0: any free port
   unsigned threads = 2;
-  std::chrono::milliseconds heartbeat_interval{1000};  ///< H
+  std::chrono::milliseconds heartbeat_interval{1000};  ///< H, asked of the clients
   std::chrono::milliseconds dead_after{3000};          ///< T
+  /// The server's own beat and how long clients wait it out: the same as lifeline's
+  /// (derive_server_beat), so that beats cost every strategy alike and the comparison is
+  /// of liveness tracking.
+  std::chrono::milliseconds server_heartbeat_interval{10'000};
+  std::chrono::milliseconds server_dead_after{12'000};
   std::chrono::milliseconds scan_period{4};            ///< full_scan only
   baseline_strategy strategy = baseline_strategy::asio_timer;
 };

@@ -6,7 +6,10 @@
 //   asio_timer  baseline: two asio::steady_timer per session (baseline_server.hpp)
 //   full_scan   baseline: one periodic scan of all sessions per thread
 //   floor       baseline: no liveness tracking at all
-// Every server echoes data frames to their sender.
+// Every server echoes data frames to their sender, and every server that beats (all but
+// keepalive and floor) beats at lifeline's server rate (10 x H unless --server-heartbeat-ms):
+// beats are one write() per quiet session each, the largest cost of liveness on the
+// server, so giving the baselines lifeline's rate keeps the comparison to tracking alone.
 //
 // Talking to the driver (stdout is for the driver only; notes for humans go to stderr):
 //   stdout  "READY <port>" once listening; then every second
@@ -127,7 +130,7 @@ int main(int argc, char** argv) {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;
   unsigned threads = 2;
-  long heartbeat_ms = 1000, dead_after_ms = 3000, scan_ms = 4, wheel_tick_ms = 4;
+  long heartbeat_ms = 1000, dead_after_ms = 3000, scan_ms = 4, wheel_tick_ms = 4, server_heartbeat_ms = 0;
   std::string events_path;
   const std::map<std::string, strategy> strategies{{"lifeline", strategy::lifeline},
                                                    {"keepalive", strategy::keepalive},
@@ -144,6 +147,10 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval H: a beat after this long without a send")
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--dead-after-ms", dead_after_ms, "T: a peer silent this long is dead (> H)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--server-heartbeat-ms", server_heartbeat_ms,
+                 "lifeline: the server's own beat interval (0: the library default, 10 x H; clients are told)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--scan-ms", scan_ms, "full_scan: period of the scan of every session")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--wheel-tick-ms", wheel_tick_ms, "lifeline, keepalive: timer wheel tick")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--events", events_path, "file that gets one line per closed session")->required();
@@ -178,6 +185,7 @@ int main(int argc, char** argv) {
       config.liveness.heartbeat_interval = heartbeat;
       config.liveness.dead_after = dead_after;
       config.liveness.wheel_tick = std::chrono::milliseconds{wheel_tick_ms};
+      if (server_heartbeat_ms > 0) config.liveness.server_heartbeat_interval = std::chrono::milliseconds{server_heartbeat_ms};
       if (chosen == strategy::keepalive) {
         // The kernel alone, tuned to detect about T after the last segment heard:
         // idle + count × interval = 1 s + (⌈T⌉ - 1) × 1 s. TCP_USER_TIMEOUT is off, as
@@ -219,6 +227,13 @@ int main(int argc, char** argv) {
       config.threads = threads;
       config.heartbeat_interval = heartbeat;
       config.dead_after = dead_after;
+      lifeline::liveness_config as_lifeline;  // the same server beat as lifeline's, default or not
+      as_lifeline.heartbeat_interval = heartbeat;
+      as_lifeline.dead_after = dead_after;
+      if (server_heartbeat_ms > 0) as_lifeline.server_heartbeat_interval = std::chrono::milliseconds{server_heartbeat_ms};
+      const auto beat = lifeline::derive_server_beat(as_lifeline);
+      config.server_heartbeat_interval = beat.interval;
+      config.server_dead_after = beat.clients_wait;
       config.scan_period = std::chrono::milliseconds{scan_ms};
       config.strategy = chosen == strategy::asio_timer  ? lifeline::bench::baseline_strategy::asio_timer
                         : chosen == strategy::full_scan ? lifeline::bench::baseline_strategy::full_scan

@@ -26,6 +26,8 @@
 // wave's instant.
 #include "child_process.hpp"
 
+#include <lifeline/config.hpp>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -75,8 +77,10 @@ struct settings {
   std::string fault = "blackholed";
   long heartbeat_ms = 1000;
   long dead_after_ms = 3000;
+  long server_heartbeat_ms = 0;  // 0: the library's default (10 x H)
   unsigned server_threads = 1;
   double steady_seconds = 5;
+  std::size_t cost_windows = 2;  // side-by-side steady windows (0: each strategy's CPU alone, in its own run)
   std::size_t sessions_per_loadgen = 9'000;
   long jitter_ms = 0;
   double loss = 0;
@@ -104,6 +108,7 @@ struct result {
   std::vector<wave_result> waves;
   std::vector<std::size_t> sessions_per_server;  // open, by each server's last stats line
   double cpu_steady = 0, cpu_detection = 0;     // % of one core
+  std::vector<double> cpu_steady_windows;       // side by side: one value per window
   double rss_per_session = 0;                   // bytes
   double wire_bytes_per_session_second = 0;     // both directions, server's view
   double echo_p99_ms = 0;
@@ -308,6 +313,138 @@ std::size_t wave_share(std::size_t k, std::size_t wave, std::size_t waves) {
   return k * (wave + 1) / waves - k * wave / waves;
 }
 
+// Starts the strategy's server processes: the first picks the port (returned in `port`),
+// the others join it through SO_REUSEPORT. Events files are named after `tag`.
+std::vector<server_process> start_servers(const settings& s, const std::string& strategy, const std::string& tag,
+                                          std::string& port) {
+  std::vector<server_process> servers(s.server_processes);
+  port = "0";
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    auto& server = servers[i];
+    server.events = fs::path(s.out_dir) / (servers.size() == 1 ? tag + ".events"
+                                                               : tag + ".server" + std::to_string(i) + ".events");
+    fs::remove(server.events);
+    server.process = std::make_unique<child_process>(std::vector<std::string>{
+        s.bin_dir + "/lifeline_bench_server", "--strategy", strategy, "--address", "127.0.0.1", "--port", port,
+        "--threads", std::to_string(s.server_threads), "--heartbeat-ms", std::to_string(s.heartbeat_ms),
+        "--dead-after-ms", std::to_string(s.dead_after_ms), "--server-heartbeat-ms",
+        std::to_string(s.server_heartbeat_ms), "--events", server.events.string()});
+    const auto ready = server.process->read_until("READY", 10s, [&](const std::string& l) { server.counters.take(l); });
+    if (!ready)
+      throw std::runtime_error(servers.size() == 1 ? "the server did not start"
+                                                   : "server process " + std::to_string(i) + " did not start");
+    if (i == 0) port = ready->substr(6);
+    server.rss_empty = rss_bytes(server.process->pid());
+  }
+  return servers;
+}
+
+// Stops load generators (their reports written) and then servers (events flushed).
+void stop_all(std::vector<std::unique_ptr<child_process>>& loads, std::vector<server_process>& servers) {
+  for (auto& load : loads) load->write_line("STOP");
+  for (auto& load : loads) {
+    load->read_until("DONE", 30s, [](const std::string&) {});
+    load->wait(5s);
+  }
+  for (auto& server : servers) server.process->terminate();
+  for (auto& server : servers) {
+    server.process->read_until("DONE", 15s, [&](const std::string& l) { server.counters.take(l); });
+    server.process->wait(5s);
+  }
+}
+
+// Steady-state cost of every strategy, measured side by side: all of them up at once,
+// each with its own N live sessions and no fault, their CPU read over the same windows.
+// This machine is shared and its speed drifts by tens of percent from one minute to the
+// next; run one after the other, a strategy's CPU would carry the drift of its minute.
+// In one window every strategy sees the same machine, so the ratios hold.
+struct steady_cost {
+  std::vector<double> cpu;                       // % of one core, per window
+  std::vector<double> bytes_per_session_second;  // both directions, per window
+};
+
+std::map<std::string, steady_cost> measure_costs_side_by_side(const settings& s) {
+  std::printf("\n[cost] every strategy at once, %zu live sessions each, no fault: %zu window(s) of %.3g s\n",
+              s.sessions, s.cost_windows, s.steady_seconds);
+  std::fflush(stdout);
+  struct setup {
+    std::string strategy;
+    std::vector<server_process> servers;
+    std::vector<std::unique_ptr<child_process>> loads;
+    std::size_t open = 0;
+  };
+  std::vector<setup> setups;
+  for (std::size_t i = 0; i < s.strategies.size(); ++i) {
+    auto& up = setups.emplace_back();
+    up.strategy = s.strategies[i];
+    std::string port;
+    up.servers = start_servers(s, up.strategy, "cost." + up.strategy, port);
+    // Its own source address per strategy: one address has ~28,000 ports for all of them.
+    const std::string source = "127.0.1." + std::to_string(i + 1);
+    const std::size_t processes = (s.sessions + s.sessions_per_loadgen - 1) / s.sessions_per_loadgen;
+    for (std::size_t p = 0, assigned = 0; p < processes; ++p) {
+      const std::size_t n = (p + 1 == processes) ? s.sessions - assigned : s.sessions / processes;
+      assigned += n;
+      up.loads.push_back(std::make_unique<child_process>(std::vector<std::string>{
+          s.bin_dir + "/lifeline_loadgen", "--address", "127.0.0.1", "--port", port, "--sessions", std::to_string(n),
+          "--live-address", source, "--heartbeat-ms", std::to_string(s.heartbeat_ms), "--dead-after-ms",
+          std::to_string(s.dead_after_ms), "--echo-ms", "0", "--jitter-ms", std::to_string(s.jitter_ms), "--loss",
+          std::to_string(s.loss), "--seed", std::to_string(s.seed)}));
+    }
+  }
+  std::vector<server_process*> all;
+  for (auto& up : setups) {
+    for (auto& load : up.loads) {
+      const auto line = load->read_until("READY", std::chrono::seconds{60 + static_cast<long>(s.sessions / 500)},
+                                         [](const std::string&) {});
+      if (!line) throw std::runtime_error("a load generator did not get its sessions open");
+      std::size_t open = 0, failed = 0;
+      std::sscanf(line->c_str(), "READY %zu %zu", &open, &failed);
+      up.open += open;
+    }
+    for (auto& server : up.servers) all.push_back(&server);
+  }
+  const auto pump_all = [&](std::chrono::milliseconds for_how_long) {
+    std::vector<child_process*> children;
+    for (auto* server : all) children.push_back(server->process.get());
+    const auto until = std::chrono::steady_clock::now() + for_how_long;
+    while (std::chrono::steady_clock::now() < until) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (auto line = child_process::read_line_of_any(children, std::max(left, 1ms)))
+        all[line->first]->counters.take(line->second);
+    }
+  };
+  pump_all(1500ms);  // settle: every session has exchanged a heartbeat
+
+  std::map<std::string, steady_cost> costs;
+  for (std::size_t w = 0; w < s.cost_windows; ++w) {
+    std::vector<double> cpu0, bytes0;
+    for (auto& up : setups) {
+      cpu0.push_back(total_cpu_seconds(up.servers));
+      bytes0.push_back(total_bytes(up.servers));
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    pump_all(std::chrono::milliseconds{static_cast<long>(s.steady_seconds * 1000)});
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string line;
+    for (std::size_t i = 0; i < setups.size(); ++i) {
+      auto& cost = costs[setups[i].strategy];
+      cost.cpu.push_back(100 * (total_cpu_seconds(setups[i].servers) - cpu0[i]) / elapsed);
+      cost.bytes_per_session_second.push_back((total_bytes(setups[i].servers) - bytes0[i]) / elapsed /
+                                              static_cast<double>(std::max<std::size_t>(1, setups[i].open)));
+      char part[96];
+      std::snprintf(part, sizeof part, "%s%s %.1f%%", i == 0 ? "" : ", ", setups[i].strategy.c_str(), cost.cpu.back());
+      line += part;
+    }
+    std::printf("[cost] window %zu: %s\n", w + 1, line.c_str());
+    std::fflush(stdout);
+  }
+  for (auto& up : setups) stop_all(up.loads, up.servers);
+  for (auto& up : setups)
+    for (auto& server : up.servers) fs::remove(server.events);
+  return costs;
+}
+
 result run_strategy(const settings& s, const std::string& strategy, std::size_t doomed_total) {
   result r;
   r.strategy = strategy;
@@ -316,25 +453,8 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
       s.server_processes == 1 ? "" : " (" + std::to_string(s.server_processes) + " processes, one port)";
   std::printf("\n[%s] starting the server%s\n", strategy.c_str(), several.c_str());
 
-  // The first server picks the port; the others join it through SO_REUSEPORT.
-  std::vector<server_process> servers(s.server_processes);
-  std::string port = "0";
-  for (std::size_t i = 0; i < servers.size(); ++i) {
-    auto& server = servers[i];
-    server.events = fs::path(s.out_dir) / (servers.size() == 1 ? strategy + ".events"
-                                                               : strategy + ".server" + std::to_string(i) + ".events");
-    fs::remove(server.events);
-    server.process = std::make_unique<child_process>(std::vector<std::string>{
-        s.bin_dir + "/lifeline_bench_server", "--strategy", strategy, "--address", "127.0.0.1", "--port", port,
-        "--threads", std::to_string(s.server_threads), "--heartbeat-ms", std::to_string(s.heartbeat_ms),
-        "--dead-after-ms", std::to_string(s.dead_after_ms), "--events", server.events.string()});
-    const auto ready = server.process->read_until("READY", 10s, [&](const std::string& l) { server.counters.take(l); });
-    if (!ready)
-      throw std::runtime_error(servers.size() == 1 ? "the server did not start"
-                                                   : "server process " + std::to_string(i) + " did not start");
-    if (i == 0) port = ready->substr(6);
-    server.rss_empty = rss_bytes(server.process->pid());
-  }
+  std::string port;
+  auto servers = start_servers(s, strategy, strategy, port);
 
   // Load: as many generator processes as the descriptor limit requires.
   const std::size_t processes = (s.sessions + s.sessions_per_loadgen - 1) / s.sessions_per_loadgen;
@@ -369,7 +489,10 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
     std::sscanf(line->c_str(), "READY %zu %zu", &open, &failed);
     r.sessions_open += open;
   }
-  std::printf("[%s] %zu sessions open; steady state for %.0f s\n", strategy.c_str(), r.sessions_open, s.steady_seconds);
+  if (s.cost_windows == 0)
+    std::printf("[%s] %zu sessions open; steady state for %.3g s\n", strategy.c_str(), r.sessions_open, s.steady_seconds);
+  else
+    std::printf("[%s] %zu sessions open\n", strategy.c_str(), r.sessions_open);
   std::fflush(stdout);
   std::unordered_map<std::string, std::size_t> server_of_client;
   if (servers.size() > 1) server_of_client = server_of_each_client(servers);
@@ -382,12 +505,15 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
     for (const auto open : r.sessions_per_server) spread += (spread.empty() ? "" : " + ") + std::to_string(open);
     std::printf("[%s] sessions per server process: %s\n", strategy.c_str(), spread.c_str());
   }
-  const double cpu0 = total_cpu_seconds(servers), bytes0 = total_bytes(servers);
-  const auto t0 = std::chrono::steady_clock::now();
-  pump(servers, std::chrono::milliseconds{static_cast<long>(s.steady_seconds * 1000)});
-  const double steady_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.cpu_steady = 100 * (total_cpu_seconds(servers) - cpu0) / steady_elapsed;
-  r.wire_bytes_per_session_second = (total_bytes(servers) - bytes0) / steady_elapsed / static_cast<double>(r.sessions_open);
+  if (s.cost_windows == 0) {  // else measured side by side (measure_costs_side_by_side)
+    const double cpu0 = total_cpu_seconds(servers), bytes0 = total_bytes(servers);
+    const auto t0 = std::chrono::steady_clock::now();
+    pump(servers, std::chrono::milliseconds{static_cast<long>(s.steady_seconds * 1000)});
+    const double steady_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_steady = 100 * (total_cpu_seconds(servers) - cpu0) / steady_elapsed;
+    r.wire_bytes_per_session_second =
+        (total_bytes(servers) - bytes0) / steady_elapsed / static_cast<double>(r.sessions_open);
+  }
   long rss_growth = 0;
   for (const auto& server : servers) rss_growth += rss_bytes(server.process->pid()) - server.rss_empty;
   r.rss_per_session = static_cast<double>(rss_growth) / static_cast<double>(r.sessions_open);
@@ -436,17 +562,8 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   r.cpu_detection = 100 * (total_cpu_seconds(servers) - cpu_kill) / detect_elapsed;
   const ns_t window_end = monotonic_ns();
 
-  for (auto& load : loads) load->write_line("STOP");
-  for (auto& load : loads) {
-    load->read_until("DONE", 30s, [](const std::string&) {});
-    load->wait(5s);
-  }
+  stop_all(loads, servers);
   if (filtered) remove_rules();
-  for (auto& server : servers) server.process->terminate();
-  for (auto& server : servers) {
-    server.process->read_until("DONE", 15s, [&](const std::string& l) { server.counters.take(l); });
-    server.process->wait(5s);
-  }
 
   // A session is known by its server process and that process's id for it: the processes
   // issue the same ids. One the driver could not place keeps its address to stay distinct.
@@ -561,14 +678,18 @@ std::string when_killed(const settings& s) {
 }
 
 void print_table(const settings& s, const std::vector<result>& results) {
+  const std::string server_beat =
+      s.server_heartbeat_ms > 0 ? std::to_string(s.server_heartbeat_ms) + " ms" : "default (10 x H)";
   std::printf("\nHalf-open detection: N = %zu sessions, K = %zu killed (%s) %s, H = %ld ms, T = %ld ms,\n"
-              "%u server process(es) of %u thread(s)\n",
+              "lifeline's server beat %s, %u server process(es) of %u thread(s)\n",
               s.sessions, results.empty() ? 0 : results[0].doomed, s.fault.c_str(), when_killed(s).c_str(),
-              s.heartbeat_ms, s.dead_after_ms, s.server_processes, s.server_threads);
+              s.heartbeat_ms, s.dead_after_ms, server_beat.c_str(), s.server_processes, s.server_threads);
   std::printf("detection = detected − that session's fault; lateness = detected − (last heard + T); CPU in %% of one\n"
               "core (sum over the server processes, steady state and from the fault to the end of detection); RSS and\n"
               "wire bytes per session; echo p99 = live sessions' echo round trip during the mass death; cpu ratio =\n"
-              "steady CPU / lifeline's\n\n");
+              "steady CPU / lifeline's. %s\n\n",
+              s.cost_windows > 0 ? "Steady CPU and bytes: every strategy up at once, the same windows (mean of them)."
+                                 : "Steady CPU and bytes: each strategy in its own run.");
   std::printf("%-11s %7s %7s %7s %7s %7s %7s %6s %6s %9s %9s %9s %8s %8s %9s\n", "strategy", "min ms", "p50 ms",
               "p99 ms", "max ms", "late99", "latemax", "misses", "false", "cpu idle", "cpu kill", "RSS/sess",
               "B/s/sess", "echo p99", "cpu ratio");
@@ -590,13 +711,17 @@ void print_table(const settings& s, const std::vector<result>& results) {
   std::printf("\n");
   if (lifeline_cpu > 0 && floor_cpu > 0)
     std::printf("lifeline's steady CPU is %.2fx the floor's (no liveness at all)\n", lifeline_cpu / floor_cpu);
+  for (const auto& r : results)
+    if (r.strategy != "lifeline" && r.strategy != "floor" && lifeline_cpu > 0 && r.cpu_steady > 0)
+      std::printf("lifeline's steady CPU is %.2fx %s's\n", lifeline_cpu / r.cpu_steady, r.strategy.c_str());
 }
 
 void write_outputs(const settings& s, const std::vector<result>& results) {
   nlohmann::json doc;
   doc["settings"] = {{"sessions", s.sessions}, {"fault", s.fault}, {"heartbeat_ms", s.heartbeat_ms},
-                     {"dead_after_ms", s.dead_after_ms}, {"server_threads", s.server_threads},
-                     {"server_processes", s.server_processes}, {"waves", s.waves},
+                     {"dead_after_ms", s.dead_after_ms}, {"server_heartbeat_ms", s.server_heartbeat_ms},
+                     {"server_threads", s.server_threads},
+                     {"server_processes", s.server_processes}, {"waves", s.waves}, {"cost_windows", s.cost_windows},
                      {"wave_spread_ms", s.waves == 1 ? 0 : s.wave_spread_ms}, {"seed", s.seed},
                      {"jitter_ms", s.jitter_ms}, {"loss", s.loss}};
   std::ofstream csv(fs::path(s.out_dir) / "detection.csv");
@@ -614,7 +739,9 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                                  {"detection_ms", {{"min", quantile(r.detection_ms, 0)}, {"p50", quantile(r.detection_ms, 0.5)},
                                                    {"p99", quantile(r.detection_ms, 0.99)}, {"max", quantile(r.detection_ms, 1)}}},
                                  {"lateness_p99_ms", quantile(r.lateness_ms, 0.99)}, {"reasons", r.reasons},
-                                 {"cpu_steady_pct", r.cpu_steady}, {"cpu_detection_pct", r.cpu_detection},
+                                 {"cpu_steady_pct", r.cpu_steady},
+                                 {"cpu_steady_pct_per_window", r.cpu_steady_windows},
+                                 {"cpu_detection_pct", r.cpu_detection},
                                  {"rss_per_session_bytes", r.rss_per_session},
                                  {"wire_bytes_per_session_second", r.wire_bytes_per_session_second},
                                  {"echo_p99_ms_during_mass_death", r.echo_p99_ms},
@@ -672,6 +799,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--heartbeat-ms", s.heartbeat_ms, "heartbeat interval H")->capture_default_str();
   app.add_option("--dead-after-ms", s.dead_after_ms, "dead-after timeout T")->capture_default_str();
+  app.add_option("--server-heartbeat-ms", s.server_heartbeat_ms,
+                 "lifeline: the server's own beat interval (0: the library default, 10 x H)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--server-threads", s.server_threads, "worker threads per server process")->capture_default_str();
   app.add_option("--server-processes", s.server_processes,
                  "server processes sharing one port through SO_REUSEPORT; CPU and memory are their sum")
@@ -685,7 +816,13 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", s.seed, "seed of the wave instants and of the load generators' jitter and loss")
       ->capture_default_str();
-  app.add_option("--steady-seconds", s.steady_seconds, "steady-state measurement window")->capture_default_str();
+  app.add_option("--steady-seconds", s.steady_seconds,
+                 "steady-state measurement window (widened to whole server beat intervals)")
+      ->capture_default_str();
+  app.add_option("--cost-windows", s.cost_windows,
+                 "steady-state windows with every strategy up at once, for CPU and bytes (0: each strategy alone, "
+                 "in its own run)")
+      ->capture_default_str();
   app.add_option("--sessions-per-loadgen", s.sessions_per_loadgen, "sessions per load process")->capture_default_str();
   app.add_option("--jitter-ms", s.jitter_ms, "random delay of live sessions' heartbeats")->capture_default_str();
   app.add_option("--loss", s.loss, "share of live sessions' heartbeats withheld")->capture_default_str();
@@ -695,6 +832,26 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   s.wave_spread_ms = wave_spread_ms.value_or(s.heartbeat_ms);
   s.bin_dir = fs::absolute(s.bin_dir).string();  // the links below must not depend on our directory
+  if (s.dead_after_ms <= s.heartbeat_ms || s.heartbeat_ms <= 0) {
+    std::fprintf(stderr, "lifeline_detection_bench: --dead-after-ms must be greater than --heartbeat-ms (> 0)\n");
+    return 2;
+  }
+
+  // The steady window must hold whole server beat intervals: every session beats once
+  // per interval, at its own phase, so a shorter window (or a fraction of one more) counts
+  // some sessions' beats and not others', and a window right after the sessions opened
+  // may hold none at all.
+  lifeline::liveness_config as_server;
+  as_server.heartbeat_interval = std::chrono::milliseconds{s.heartbeat_ms};
+  as_server.dead_after = std::chrono::milliseconds{s.dead_after_ms};
+  if (s.server_heartbeat_ms > 0) as_server.server_heartbeat_interval = std::chrono::milliseconds{s.server_heartbeat_ms};
+  const double server_beat_s = std::chrono::duration<double>(lifeline::derive_server_beat(as_server).interval).count();
+  if (const double whole = std::ceil(s.steady_seconds / server_beat_s - 1e-9) * server_beat_s;
+      whole > s.steady_seconds + 1e-9) {
+    std::printf("note: steady-state window %.3g s widened to %.3g s: whole intervals of the server's %.3g s beat\n",
+                s.steady_seconds, whole, server_beat_s);
+    s.steady_seconds = whole;
+  }
 
   // Each server process holds its share of the sessions and may not raise its descriptor
   // limit (the children inherit ours). SO_REUSEPORT spreads connections only about evenly,
@@ -743,7 +900,21 @@ int main(int argc, char** argv) {
     }
     auto run = s;
     run.bin_dir = fs::absolute(links).string();
+    std::map<std::string, steady_cost> costs;
+    if (s.cost_windows > 0) costs = measure_costs_side_by_side(run);
     for (const auto& strategy : s.strategies) results.push_back(run_strategy(run, strategy, doomed));
+    for (auto& r : results) {
+      if (const auto cost = costs.find(r.strategy); cost != costs.end()) {
+        const auto mean = [](const std::vector<double>& v) {
+          double sum = 0;
+          for (const double x : v) sum += x;
+          return v.empty() ? NAN : sum / static_cast<double>(v.size());
+        };
+        r.cpu_steady = mean(cost->second.cpu);
+        r.cpu_steady_windows = cost->second.cpu;
+        r.wire_bytes_per_session_second = mean(cost->second.bytes_per_session_second);
+      }
+    }
     print_table(s, results);
     write_outputs(s, results);
     if (s.check) {

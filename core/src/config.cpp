@@ -41,6 +41,10 @@ void validate(const liveness_config& c, const std::string& prefix) {
   if (c.wheel_tick <= std::chrono::milliseconds::zero() || c.wheel_tick > c.heartbeat_interval)
     reject(prefix + "wheel_tick", "must be positive and at most heartbeat_interval, got " + ms(c.wheel_tick));
   if (c.max_expiries_per_turn == 0) reject(prefix + "max_expiries_per_turn", "must be at least 1");
+  if (c.server_heartbeat_interval &&
+      (*c.server_heartbeat_interval < c.wheel_tick || *c.server_heartbeat_interval > std::chrono::hours{1}))
+    reject(prefix + "server_heartbeat_interval",
+           "must be in [wheel_tick (" + ms(c.wheel_tick) + "), 1 h], got " + ms(*c.server_heartbeat_interval));
 }
 
 }  // namespace
@@ -69,6 +73,13 @@ void connector_config::validate() const {
   if (reconnect.jitter < 0 || reconnect.jitter >= 1)
     reject("reconnect.jitter", "must be in [0, 1), got " + std::to_string(reconnect.jitter));
   lifeline::validate(liveness, "liveness.");
+  if (liveness.server_heartbeat_interval)
+    reject("liveness.server_heartbeat_interval", "a server setting: a connector beats as its server's welcome says");
+}
+
+server_beat derive_server_beat(const liveness_config& c) noexcept {
+  const auto interval = c.server_heartbeat_interval.value_or(10 * c.heartbeat_interval);
+  return {.interval = interval, .clients_wait = interval + (c.dead_after - c.heartbeat_interval)};
 }
 
 kernel_backstop derive_kernel_backstop(const liveness_config& c) noexcept {

@@ -91,7 +91,9 @@ session::session(shard& owner, session_id id, session_role role, asio::ip::tcp::
       last_sent_(now),
       stage_deadline_(now + owner.config().handshake_timeout),
       write_progress_(now),
-      heartbeat_interval_(owner.config().heartbeat_interval),
+      // A server beats at its own rate; a client at its own until the welcome says otherwise.
+      heartbeat_interval_(role == session_role::server ? derive_server_beat(owner.config()).interval
+                                                       : owner.config().heartbeat_interval),
       dead_after_(owner.config().dead_after) {}
 
 bool session::heartbeats_on() const noexcept { return shard_.config().heartbeats; }
@@ -212,8 +214,16 @@ bool session::handle_frame(const frame& f, time_point now) {
 }
 
 void session::on_hello(const hello_frame&, time_point now) {
-  // The server's settings win: one policy for every session of a server.
-  send_frame(welcome_frame{.heartbeat_interval = heartbeat_interval_, .dead_after = dead_after_, .session_id = id_.value},
+  // The server's settings win: one policy for every session of a server. The server_
+  // fields go on the wire only when the server beats at a rate of its own.
+  const auto& cfg = shard_.config();
+  const auto own = derive_server_beat(cfg);
+  const bool own_rate = own.interval != cfg.heartbeat_interval;
+  send_frame(welcome_frame{.heartbeat_interval = cfg.heartbeat_interval,
+                           .dead_after = dead_after_,
+                           .session_id = id_.value,
+                           .server_heartbeat_interval = own_rate ? own.interval : milliseconds{0},
+                           .server_dead_after = own_rate ? own.clients_wait : milliseconds{0}},
              now);
   if (state_ == session_state::handshaking) enter_open(now);
 }
@@ -222,6 +232,10 @@ void session::on_welcome(const welcome_frame& welcome, time_point now) {
   if (welcome.heartbeat_interval.count() > 0 && welcome.dead_after > welcome.heartbeat_interval) {
     heartbeat_interval_ = welcome.heartbeat_interval;
     dead_after_ = welcome.dead_after;
+    // A server that beats at its own rate says how long to wait it out; anything that
+    // would call a punctual server dead is ignored.
+    if (welcome.server_heartbeat_interval.count() > 0 && welcome.server_dead_after > welcome.server_heartbeat_interval)
+      dead_after_ = welcome.server_dead_after;
   }
   enter_open(now);
 }

@@ -166,7 +166,9 @@ std::optional<frame> frame_decoder::decode_body(std::span<const std::byte> body,
           .version = welcome->protocol_version(),
           .heartbeat_interval = from_wire_ms(welcome->heartbeat_interval_ms()),
           .dead_after = from_wire_ms(welcome->dead_after_ms()),
-          .session_id = id ? (std::uint64_t{id->high()} << 32) | id->low() : 0};
+          .session_id = id ? (std::uint64_t{id->high()} << 32) | id->low() : 0,
+          .server_heartbeat_interval = from_wire_ms(welcome->server_heartbeat_interval_ms()),
+          .server_dead_after = from_wire_ms(welcome->server_dead_after_ms())};
     }
     case wire::Control::Close: {
       const auto* close = root->control_as_Close();

@@ -52,16 +52,45 @@ TEST_CASE("a connector opens a session and messages are echoed both ways") {
   CHECK(pair.server_log.messages()[0].second == "hello, world");
 }
 
-TEST_CASE("an idle session exchanges heartbeats and stays open past dead_after") {
+TEST_CASE("an idle session stays open past dead_after: the client beats every interval, the server ten times less") {
   echo_pair pair;
   pair.connect_one();
-  std::this_thread::sleep_for(1000ms);  // > 3 × dead_after of silence from the game
+  // > 4 × dead_after of silence from the game, and past the client's wait for the
+  // server's first beat (10 × 100 ms + the 200 ms slack).
+  std::this_thread::sleep_for(1500ms);
   CHECK(pair.server_log.closed().empty());
   CHECK(pair.client_log.closed().empty());
   const auto stats = pair.game.stats().total;
-  CHECK(stats.heartbeats_sent >= 5);      // ~ one per 100 ms interval
-  CHECK(stats.heartbeats_received >= 5);
+  CHECK(stats.heartbeats_received >= 10);  // the client's, ~ one per 100 ms
+  CHECK(stats.heartbeats_sent >= 1);       // the server's, one per second
+  CHECK(stats.heartbeats_sent <= 2);
   CHECK(stats.sessions_open == 1);
+}
+
+TEST_CASE("a server with a slower beat of its own beats less, and its clients wait it out") {
+  // Clients beat every 100 ms and die after 300 ms of silence; the server beats every
+  // 400 ms, so its clients must wait 400 + (300 - 100) = 600 ms before calling it dead.
+  auto config = fast_server(1);
+  config.liveness.server_heartbeat_interval = 400ms;
+  session_log server_log, client_log;
+  server game(config, server_log.handlers());
+  connector client(fast_connector(), client_log.handlers());
+  game.start();
+  client.start();
+  client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(client_log.wait_opened(1));
+  REQUIRE(server_log.wait_opened(1));
+  const auto before_server = game.stats().total;
+  const auto before_client = client.stats().total;
+  std::this_thread::sleep_for(1200ms);  // 3 server beats, 12 client beats
+  CHECK(server_log.closed().empty());
+  CHECK(client_log.closed().empty());   // a client still at 300 ms would have closed
+  const auto server_beats = game.stats().total.heartbeats_sent - before_server.heartbeats_sent;
+  const auto client_beats = client.stats().total.heartbeats_sent - before_client.heartbeats_sent;
+  MESSAGE("in 1.2 s: server beats " << server_beats << ", client beats " << client_beats);
+  CHECK(server_beats >= 2);
+  CHECK(server_beats <= 4);
+  CHECK(client_beats >= 8);
 }
 
 TEST_CASE("heartbeats measure the round-trip time on both sides") {
@@ -78,7 +107,9 @@ TEST_CASE("heartbeats measure the round-trip time on both sides") {
   client.start();
   client.connect({.address = "127.0.0.1", .port = game.port()});
   REQUIRE(client_log.wait_opened(1));
-  std::this_thread::sleep_for(500ms);  // a few beat exchanges
+  // The server's RTT needs a client beat echoing a server beat, and the server beats
+  // every 10 × 100 ms by default.
+  std::this_thread::sleep_for(1500ms);
   CHECK_FALSE(client.send(client_log.opened()[0], bytes_of("rtt?")));
   REQUIRE(server_log.wait_messages(1));
   CHECK(server_rtt_us > 0);
@@ -216,7 +247,19 @@ TEST_CASE("a connector with reconnect enabled comes back after the server restar
   CHECK(client_log.wait_opened(2, 5s));
 }
 
-TEST_CASE("a connector declares a server that falls silent dead after dead_after, not before") {
+TEST_CASE("a connector declares a server that falls silent dead after the silence its welcome allows, not before") {
+  // The welcome either holds the client to the same rule as the server (dead_after), or
+  // says the server beats at its own, slower rate and how long to wait it out.
+  auto welcome_frame_sent = welcome_frame{.heartbeat_interval = 100ms, .dead_after = 300ms, .session_id = 7};
+  auto allowed_silence = 300ms;
+  SUBCASE("a server that beats as its clients do: dead_after") {}
+  SUBCASE("a server that beats at its own rate: server_dead_after") {
+    welcome_frame_sent.server_heartbeat_interval = 400ms;
+    welcome_frame_sent.server_dead_after = 600ms;
+    allowed_silence = 600ms;
+  }
+  CAPTURE(allowed_silence.count());
+
   // A hand-made server: it answers the hello with a welcome, then says nothing more
   // while its kernel keeps acknowledging (a hung process).
   const raw_listener listener;
@@ -231,7 +274,7 @@ TEST_CASE("a connector declares a server that falls silent dead after dead_after
   REQUIRE(::recv(peer, hello.data(), hello.size(), 0) > 0);
   frame_encoder encoder;
   std::error_code ec;
-  const auto welcome = encoder.encode(welcome_frame{.heartbeat_interval = 100ms, .dead_after = 300ms, .session_id = 7}, ec);
+  const auto welcome = encoder.encode(welcome_frame_sent, ec);
   REQUIRE(::send(peer, welcome.data(), welcome.size(), 0) == static_cast<ssize_t>(welcome.size()));
   const auto last_heard = clock::now();
   REQUIRE(log.wait_opened(1));
@@ -239,11 +282,11 @@ TEST_CASE("a connector declares a server that falls silent dead after dead_after
   REQUIRE(log.wait_closed(1, 2s));
   const auto closed = log.closed()[0];
   CHECK(closed.why.reason == close_reason::heartbeat_timeout);
-  CHECK(closed.at >= last_heard + 300ms);
-  CHECK(closed.at <= last_heard + 300ms + detection_slack);
+  CHECK(closed.at >= last_heard + allowed_silence);
+  CHECK(closed.at <= last_heard + allowed_silence + detection_slack);
   // The game is told when the server was last heard from: the welcome's arrival.
   CHECK(closed.why.last_heard >= last_heard);
-  CHECK(closed.at - closed.why.last_heard >= 300ms);
+  CHECK(closed.at - closed.why.last_heard >= allowed_silence);
   ::close(peer);
 }
 

@@ -1,8 +1,9 @@
 // Fault kind "rebooted" (DESIGN.md §4): the peer's host forgets the connection without a
 // word (no FIN, no RST), as a machine that rebooted does. The server cannot hear silence
 // from a forgotten connection any sooner than from a hung one, but its next segment draws
-// an RST: the next heartbeat (within heartbeat_interval of the last send) or the next game
-// message finds the peer reset, well before dead_after would have fired.
+// an RST: the next game message finds the peer reset at once, and so does the server's
+// next heartbeat when it beats as often as its clients. With the default, ten times
+// slower server beat, a silent vanished peer usually meets dead_after first (as a hung one).
 //
 // Injection: the raw peer closes its socket in TCP_REPAIR mode, which needs CAP_NET_ADMIN.
 // Without it the tests print "SKIPPED:" and return (ctest reports them as skipped).
@@ -27,7 +28,8 @@ void report_skip() { MESSAGE("SKIPPED: TCP_REPAIR is not permitted (needs CAP_NE
 }  // namespace
 
 TEST_CASE("a peer that vanishes silently is found reset by the server's next heartbeat, before dead_after") {
-  const auto config = fast_server();
+  auto config = fast_server();
+  config.liveness.server_heartbeat_interval = config.liveness.heartbeat_interval;  // symmetric beats
   const auto interval = config.liveness.heartbeat_interval;
   const auto dead_after = config.liveness.dead_after;
   session_log log;

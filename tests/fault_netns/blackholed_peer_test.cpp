@@ -20,7 +20,10 @@ using namespace lifeline::test;
 
 TEST_CASE("a blackholed peer is declared dead at its last frame + dead_after, before any kernel backstop") {
   netns_session s;
-  if (!s.open(fast_server(1))) return;
+  // The server beats as often as the peer, so that its beats are dropped too.
+  auto config = fast_server(1);
+  config.liveness.server_heartbeat_interval = config.liveness.heartbeat_interval;
+  if (!s.open(config)) return;
   const auto dead_after = fast_liveness().dead_after;
   // The backstop derived from T acts later than T: only heartbeats can catch it in time.
   const auto backstop = derive_kernel_backstop(fast_liveness());

@@ -56,6 +56,8 @@ TEST_CASE("each invalid server field is rejected with a message naming it") {
       {"liveness.write_stall_timeout:", [](server_config& c) { c.liveness.write_stall_timeout = 0ms; }},
       {"liveness.wheel_tick:", [](server_config& c) { c.liveness.wheel_tick = 2s; }},
       {"liveness.max_expiries_per_turn:", [](server_config& c) { c.liveness.max_expiries_per_turn = 0; }},
+      {"liveness.server_heartbeat_interval:", [](server_config& c) { c.liveness.server_heartbeat_interval = 1ms; }},
+      {"liveness.server_heartbeat_interval:", [](server_config& c) { c.liveness.server_heartbeat_interval = 2h; }},
   };
   for (const auto& [field, spoil] : cases) {
     CAPTURE(field);
@@ -74,6 +76,8 @@ TEST_CASE("each invalid connector field is rejected with a message naming it") {
       {"reconnect.max_delay:", [](connector_config& c) { c.reconnect.max_delay = 1ms; }},
       {"reconnect.jitter:", [](connector_config& c) { c.reconnect.jitter = 1.5; }},
       {"liveness.dead_after:", [](connector_config& c) { c.liveness.dead_after = 10ms; }},
+      // The server decides how often it beats; a connector setting it would be ignored.
+      {"liveness.server_heartbeat_interval:", [](connector_config& c) { c.liveness.server_heartbeat_interval = 5s; }},
   };
   for (const auto& [field, spoil] : cases) {
     CAPTURE(field);
@@ -81,6 +85,19 @@ TEST_CASE("each invalid connector field is rejected with a message naming it") {
     spoil(config);
     CHECK(rejection_of(config).rfind(field, 0) == 0);
   }
+}
+
+TEST_CASE("a server beats ten times slower than its clients unless told, and clients wait it out with their own slack") {
+  liveness_config config;
+  config.heartbeat_interval = 1000ms;
+  config.dead_after = 3000ms;
+  auto beat = derive_server_beat(config);
+  CHECK(beat.interval == 10'000ms);
+  CHECK(beat.clients_wait == 12'000ms);  // 10 s + (3 s - 1 s)
+  config.server_heartbeat_interval = 1000ms;  // symmetric
+  beat = derive_server_beat(config);
+  CHECK(beat.interval == 1000ms);
+  CHECK(beat.clients_wait == 3000ms);
 }
 
 TEST_CASE("the kernel backstop is derived from dead_after unless given") {

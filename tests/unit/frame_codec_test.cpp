@@ -68,6 +68,11 @@ std::vector<frame> one_of_each() {
       data_frame{.payload = {}},
       hello_frame{.heartbeat_interval = 1000ms, .dead_after = 3000ms},
       welcome_frame{.heartbeat_interval = 1000ms, .dead_after = 3000ms, .session_id = 0x0123456789abcdefULL},
+      welcome_frame{.heartbeat_interval = 1000ms,
+                    .dead_after = 3000ms,
+                    .session_id = 42,
+                    .server_heartbeat_interval = 5000ms,
+                    .server_dead_after = 7000ms},
       close_frame{.code = close_code::heartbeat_timeout, .detail = "no frame for 3000 ms"},
       close_frame{.code = close_code::normal, .detail = {}},
   };
@@ -151,6 +156,26 @@ TEST_CASE("a frame that is not 4-byte aligned in the read buffer is still decode
   const auto got = decoder.next(ec);
   REQUIRE(got.has_value());
   CHECK(std::get<welcome_frame>(*got).session_id == 99);
+}
+
+TEST_CASE("a welcome costs its server_ fields only when the server beats at a rate of its own") {
+  const auto symmetric = encode(welcome_frame{.heartbeat_interval = 1s, .dead_after = 3s, .session_id = 99});
+  const auto asymmetric = encode(welcome_frame{.heartbeat_interval = 1s,
+                                               .dead_after = 3s,
+                                               .session_id = 99,
+                                               .server_heartbeat_interval = 5s,
+                                               .server_dead_after = 7s});
+  MESSAGE("welcome: " << symmetric.size() << " bytes, " << asymmetric.size() << " with the server's own rate");
+  CHECK(symmetric.size() == 68);  // as before the fields existed: absent scalars are not written
+  CHECK(asymmetric.size() > symmetric.size());
+  // An old peer's welcome (no server_ fields) reads as "the server beats as you do".
+  frame_decoder decoder;
+  decoder.feed(symmetric);
+  std::error_code ec;
+  const auto got = decoder.next(ec);
+  REQUIRE(got.has_value());
+  CHECK(std::get<welcome_frame>(*got).server_heartbeat_interval == 0ms);
+  CHECK(std::get<welcome_frame>(*got).server_dead_after == 0ms);
 }
 
 TEST_CASE("a heartbeat frame, length prefix included, is at most 32 bytes") {

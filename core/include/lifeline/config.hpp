@@ -36,6 +36,17 @@ struct liveness_config {
   milliseconds heartbeat_interval{1000};      ///< H: a beat goes out after this long without any send
   milliseconds dead_after{3000};              ///< T: a peer not heard from for this long is dead (T > H)
   milliseconds handshake_timeout{5000};       ///< hello/welcome must arrive within this
+  /// Server only (a connector follows its server's welcome): how often the server itself
+  /// beats on a quiet session. Clients give the server this plus the slack they get
+  /// themselves (dead_after - heartbeat_interval) before calling it dead; the welcome
+  /// tells them. Default: 10 × heartbeat_interval. Why slower than the clients: the
+  /// server's beat is one write() per quiet session per interval, which was 2/3 of the
+  /// server's liveness CPU (bench/RESULTS.md), while it only speeds up one thing, a client
+  /// noticing a *hung* server process. A crashed server resets or closes its connections,
+  /// a rebooted host resets the client's next beat, and a vanished one leaves the client's
+  /// beats unacknowledged until its own TCP_USER_TIMEOUT fires. Set it to
+  /// heartbeat_interval for symmetric beats (and RTT samples every interval on both sides).
+  std::optional<milliseconds> server_heartbeat_interval;
   keepalive_config keepalive;
   bool user_timeout_enabled = true;           ///< TCP_USER_TIMEOUT
   std::optional<milliseconds> user_timeout;   ///< default: 2 × dead_after
@@ -74,6 +85,15 @@ struct connector_config {
   /// Throws std::invalid_argument naming the first invalid field.
   void validate() const;
 };
+
+/// The server's own heartbeat, after deriving the unset interval.
+struct server_beat {
+  milliseconds interval{0};     ///< the server beats after this long without a send
+  milliseconds clients_wait{0}; ///< a client calls the server dead after this long unheard
+};
+/// interval: server_heartbeat_interval, or 10 × heartbeat_interval; clients_wait: interval
+/// plus the slack clients get (dead_after - heartbeat_interval).
+[[nodiscard]] server_beat derive_server_beat(const liveness_config& config) noexcept;
 
 /// The backstop settings actually applied, after deriving the unset ones from T.
 struct kernel_backstop {

@@ -76,12 +76,17 @@ struct hello_frame {
   friend bool operator==(const hello_frame&, const hello_frame&) = default;
 };
 
-/// Server -> client, the answer to hello: the settings both sides now use.
+/// Server -> client, the answer to hello: the settings both sides now use. The client
+/// beats every heartbeat_interval and is dead after dead_after of silence; the server
+/// beats every server_heartbeat_interval and the client gives it server_dead_after.
+/// A zero server_ field (absent on the wire) means the same as the client's.
 struct welcome_frame {
   std::uint16_t version = protocol_version;
   std::chrono::milliseconds heartbeat_interval{0};
   std::chrono::milliseconds dead_after{0};
   std::uint64_t session_id = 0;
+  std::chrono::milliseconds server_heartbeat_interval{0};
+  std::chrono::milliseconds server_dead_after{0};
   friend bool operator==(const welcome_frame&, const welcome_frame&) = default;
 };
 
