@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
   std::uint16_t port = 0;
   unsigned threads = 2;
   long heartbeat_ms = 1000, dead_after_ms = 3000, scan_ms = 4, wheel_tick_ms = 4, server_heartbeat_ms = 0;
+  long keepalive_idle_s = 0, keepalive_interval_s = 0, keepalive_count = 0;  // 0: the strategy's own choice
   std::string events_path;
   const std::map<std::string, strategy> strategies{{"lifeline", strategy::lifeline},
                                                    {"keepalive", strategy::keepalive},
@@ -151,6 +152,15 @@ int main(int argc, char** argv) {
                  "lifeline: the server's own beat interval (0: the library default, 10 x H; clients are told)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--keepalive-idle-s", keepalive_idle_s,
+                 "lifeline, keepalive: TCP_KEEPIDLE (0: lifeline derives it from T; keepalive uses 1 s)")
+      ->check(CLI::Range(0, 32767));
+  app.add_option("--keepalive-interval-s", keepalive_interval_s,
+                 "lifeline, keepalive: TCP_KEEPINTVL (0: lifeline derives it from T; keepalive uses 1 s)")
+      ->check(CLI::Range(0, 32767));
+  app.add_option("--keepalive-count", keepalive_count,
+                 "lifeline, keepalive: TCP_KEEPCNT (0: lifeline uses 3; keepalive uses T in seconds - 1)")
+      ->check(CLI::Range(0, 127));
   app.add_option("--scan-ms", scan_ms, "full_scan: period of the scan of every session")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--wheel-tick-ms", wheel_tick_ms, "lifeline, keepalive: timer wheel tick")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--events", events_path, "file that gets one line per closed session")->required();
@@ -196,10 +206,19 @@ int main(int argc, char** argv) {
         config.liveness.keepalive.interval = std::chrono::seconds{1};
         config.liveness.keepalive.count = static_cast<int>(std::clamp<std::int64_t>(t_seconds - 1, 1, 127));
         config.liveness.user_timeout_enabled = false;
+      }
+      // Explicit probe settings win, for lifeline's backstop as for keepalive alone.
+      if (keepalive_idle_s > 0) config.liveness.keepalive.idle = std::chrono::seconds{keepalive_idle_s};
+      if (keepalive_interval_s > 0) config.liveness.keepalive.interval = std::chrono::seconds{keepalive_interval_s};
+      if (keepalive_count > 0) config.liveness.keepalive.count = static_cast<int>(keepalive_count);
+      if (chosen == strategy::keepalive) {
+        const auto b = lifeline::derive_kernel_backstop(config.liveness);
         std::fprintf(stderr,
-                     "lifeline_bench_server: keepalive idle 1 s, interval 1 s, count %d: a peer gone silent is "
-                     "detected about %d s after the last segment heard; no heartbeats, no TCP_USER_TIMEOUT\n",
-                     *config.liveness.keepalive.count, 1 + *config.liveness.keepalive.count);
+                     "lifeline_bench_server: keepalive idle %lld s, interval %lld s, count %d: a peer gone silent is "
+                     "detected about %lld s after the last segment heard; no heartbeats, no TCP_USER_TIMEOUT\n",
+                     static_cast<long long>(b.keepalive_idle.count()), static_cast<long long>(b.keepalive_interval.count()),
+                     b.keepalive_count,
+                     static_cast<long long>((b.keepalive_idle + b.keepalive_count * b.keepalive_interval).count()));
       }
       auto& log = *events;
       lifeline_server = std::make_unique<lifeline::server>(

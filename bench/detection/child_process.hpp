@@ -16,7 +16,8 @@ namespace lifeline::bench {
 class child_process {
  public:
   /// Starts argv[0] with arguments; stderr is inherited (children report problems there).
-  explicit child_process(const std::vector<std::string>& argv);
+  /// `niceness` is added to the child's scheduling niceness (setpriority) before it runs.
+  explicit child_process(const std::vector<std::string>& argv, int niceness = 0);
   ~child_process();
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;

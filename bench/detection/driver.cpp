@@ -78,8 +78,10 @@ struct settings {
   long heartbeat_ms = 1000;
   long dead_after_ms = 3000;
   long server_heartbeat_ms = 0;  // 0: the library's default (10 x H)
+  long keepalive_idle_s = 0, keepalive_interval_s = 0, keepalive_count = 0;  // 0: each strategy's own
   unsigned server_threads = 1;
   double steady_seconds = 5;
+  int loadgen_nice = 15;         // the clients would be other machines: they yield the cores to the server
   std::size_t cost_windows = 2;  // side-by-side steady windows (0: each strategy's CPU alone, in its own run)
   std::size_t sessions_per_loadgen = 9'000;
   long jitter_ms = 0;
@@ -328,7 +330,9 @@ std::vector<server_process> start_servers(const settings& s, const std::string& 
         s.bin_dir + "/lifeline_bench_server", "--strategy", strategy, "--address", "127.0.0.1", "--port", port,
         "--threads", std::to_string(s.server_threads), "--heartbeat-ms", std::to_string(s.heartbeat_ms),
         "--dead-after-ms", std::to_string(s.dead_after_ms), "--server-heartbeat-ms",
-        std::to_string(s.server_heartbeat_ms), "--events", server.events.string()});
+        std::to_string(s.server_heartbeat_ms), "--keepalive-idle-s", std::to_string(s.keepalive_idle_s),
+        "--keepalive-interval-s", std::to_string(s.keepalive_interval_s), "--keepalive-count",
+        std::to_string(s.keepalive_count), "--events", server.events.string()});
     const auto ready = server.process->read_until("READY", 10s, [&](const std::string& l) { server.counters.take(l); });
     if (!ready)
       throw std::runtime_error(servers.size() == 1 ? "the server did not start"
@@ -389,7 +393,8 @@ std::map<std::string, steady_cost> measure_costs_side_by_side(const settings& s)
           s.bin_dir + "/lifeline_loadgen", "--address", "127.0.0.1", "--port", port, "--sessions", std::to_string(n),
           "--live-address", source, "--heartbeat-ms", std::to_string(s.heartbeat_ms), "--dead-after-ms",
           std::to_string(s.dead_after_ms), "--echo-ms", "0", "--jitter-ms", std::to_string(s.jitter_ms), "--loss",
-          std::to_string(s.loss), "--seed", std::to_string(s.seed)}));
+          std::to_string(s.loss), "--seed", std::to_string(s.seed)},
+          s.loadgen_nice));
     }
   }
   std::vector<server_process*> all;
@@ -477,7 +482,7 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
         std::to_string(s.loss), "--seed", std::to_string(s.seed), "--report", reports.back().string()};
     // Only the packet filter needs a wave's sessions on an address of their own.
     if (filtered) argv.insert(argv.end(), {"--doomed-groups", std::to_string(s.waves)});
-    loads.push_back(std::make_unique<child_process>(argv));
+    loads.push_back(std::make_unique<child_process>(argv, s.loadgen_nice));
   }
   std::printf("[%s] opening %zu sessions from %zu load process(es)...\n", strategy.c_str(), s.sessions, processes);
   std::fflush(stdout);
@@ -681,9 +686,10 @@ void print_table(const settings& s, const std::vector<result>& results) {
   const std::string server_beat =
       s.server_heartbeat_ms > 0 ? std::to_string(s.server_heartbeat_ms) + " ms" : "default (10 x H)";
   std::printf("\nHalf-open detection: N = %zu sessions, K = %zu killed (%s) %s, H = %ld ms, T = %ld ms,\n"
-              "lifeline's server beat %s, %u server process(es) of %u thread(s)\n",
+              "lifeline's server beat %s, %u server process(es) of %u thread(s), load generators at nice +%d\n",
               s.sessions, results.empty() ? 0 : results[0].doomed, s.fault.c_str(), when_killed(s).c_str(),
-              s.heartbeat_ms, s.dead_after_ms, server_beat.c_str(), s.server_processes, s.server_threads);
+              s.heartbeat_ms, s.dead_after_ms, server_beat.c_str(), s.server_processes, s.server_threads,
+              s.loadgen_nice);
   std::printf("detection = detected − that session's fault; lateness = detected − (last heard + T); CPU in %% of one\n"
               "core (sum over the server processes, steady state and from the fault to the end of detection); RSS and\n"
               "wire bytes per session; echo p99 = live sessions' echo round trip during the mass death; cpu ratio =\n"
@@ -722,6 +728,8 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                      {"dead_after_ms", s.dead_after_ms}, {"server_heartbeat_ms", s.server_heartbeat_ms},
                      {"server_threads", s.server_threads},
                      {"server_processes", s.server_processes}, {"waves", s.waves}, {"cost_windows", s.cost_windows},
+                     {"loadgen_nice", s.loadgen_nice}, {"keepalive_idle_s", s.keepalive_idle_s},
+                     {"keepalive_interval_s", s.keepalive_interval_s}, {"keepalive_count", s.keepalive_count},
                      {"wave_spread_ms", s.waves == 1 ? 0 : s.wave_spread_ms}, {"seed", s.seed},
                      {"jitter_ms", s.jitter_ms}, {"loss", s.loss}};
   std::ofstream csv(fs::path(s.out_dir) / "detection.csv");
@@ -818,6 +826,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--steady-seconds", s.steady_seconds,
                  "steady-state measurement window (widened to whole server beat intervals)")
+      ->capture_default_str();
+  app.add_option("--keepalive-idle-s", s.keepalive_idle_s,
+                 "TCP_KEEPIDLE for lifeline's backstop and for keepalive alone (0: derived from T; keepalive: 1 s)")
+      ->check(CLI::Range(0, 32767));
+  app.add_option("--keepalive-interval-s", s.keepalive_interval_s,
+                 "TCP_KEEPINTVL, as --keepalive-idle-s (0: derived from T; keepalive: 1 s)")
+      ->check(CLI::Range(0, 32767));
+  app.add_option("--keepalive-count", s.keepalive_count,
+                 "TCP_KEEPCNT, as --keepalive-idle-s (0: lifeline 3; keepalive: T in seconds - 1)")
+      ->check(CLI::Range(0, 127));
+  app.add_option("--loadgen-nice", s.loadgen_nice,
+                 "niceness added to the load generators: in production the clients are other machines, here they "
+                 "share the server's cores, and without it the server waits for a core during the mass death")
+      ->check(CLI::Range(0, 19))
       ->capture_default_str();
   app.add_option("--cost-windows", s.cost_windows,
                  "steady-state windows with every strategy up at once, for CPU and bytes (0: each strategy alone, "
