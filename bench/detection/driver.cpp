@@ -115,6 +115,8 @@ struct result {
   double wire_bytes_per_session_second = 0;     // both directions, server's view
   double echo_p99_ms = 0;
   std::size_t echo_samples = 0;
+  double run_queue_wait_ms = 0;  // the servers' threads, waiting for a core from the fault to the end of detection
+  long long run_queue_runs = 0;
 };
 
 double quantile(std::vector<double> v, double q) {
@@ -145,6 +147,27 @@ long rss_bytes(pid_t pid) {
   long size = 0, resident = 0;
   statm >> size >> resident;
   return resident * sysconf(_SC_PAGESIZE);
+}
+
+// Time a process's threads spent runnable but waiting for a core, and how many times they
+// were put on one (/proc/<pid>/task/*/schedstat: on-CPU ns, run-queue wait ns, timeslices).
+// During the mass detection it tells scheduling delay apart from the server's own work.
+struct run_queue_wait {
+  double seconds = 0;
+  long long runs = 0;
+};
+run_queue_wait run_queue_wait_of(pid_t pid) {
+  run_queue_wait w;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream stat(task.path() / "schedstat");
+    long long on_cpu = 0, waiting = 0, runs = 0;
+    if (stat >> on_cpu >> waiting >> runs) {
+      w.seconds += static_cast<double>(waiting) / 1e9;
+      w.runs += runs;
+    }
+  }
+  return w;
 }
 
 // Keeps the latest "stats <ns> open=.. bytes_in=.. bytes_out=.." line of one server.
@@ -545,6 +568,11 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
     }
     if (w == 0) {
       cpu_kill = total_cpu_seconds(servers);
+      for (const auto& server : servers) {
+        const auto wait = run_queue_wait_of(server.process->pid());
+        r.run_queue_wait_ms -= 1e3 * wait.seconds;
+        r.run_queue_runs -= wait.runs;
+      }
       kill_wall = std::chrono::steady_clock::now();
     }
   }
@@ -565,6 +593,14 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   pump(servers, window);
   const double detect_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - kill_wall).count();
   r.cpu_detection = 100 * (total_cpu_seconds(servers) - cpu_kill) / detect_elapsed;
+  for (const auto& server : servers) {
+    const auto w = run_queue_wait_of(server.process->pid());
+    r.run_queue_wait_ms += 1e3 * w.seconds;
+    r.run_queue_runs += w.runs;
+  }
+  std::printf("[%s] the server waited for a core %.0f ms in all during detection, over %lld runs (%.0f us each)\n",
+              strategy.c_str(), r.run_queue_wait_ms, r.run_queue_runs,
+              r.run_queue_runs > 0 ? 1e3 * r.run_queue_wait_ms / static_cast<double>(r.run_queue_runs) : 0.0);
   const ns_t window_end = monotonic_ns();
 
   stop_all(loads, servers);
@@ -750,6 +786,8 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                                  {"cpu_steady_pct", r.cpu_steady},
                                  {"cpu_steady_pct_per_window", r.cpu_steady_windows},
                                  {"cpu_detection_pct", r.cpu_detection},
+                                 {"run_queue_wait_ms_during_detection", r.run_queue_wait_ms},
+                                 {"run_queue_runs_during_detection", r.run_queue_runs},
                                  {"rss_per_session_bytes", r.rss_per_session},
                                  {"wire_bytes_per_session_second", r.wire_bytes_per_session_second},
                                  {"echo_p99_ms_during_mass_death", r.echo_p99_ms},
