@@ -13,7 +13,9 @@
 //
 // Talking to the driver (stdout is for the driver only; notes for humans go to stderr):
 //   stdout  "READY <port>" once listening; then every second
-//           "stats <now_ns> open=<n> bytes_in=<n> bytes_out=<n> heartbeats_out=<n>";
+//           "stats <now_ns> open=<n> bytes_in=<n> bytes_out=<n> heartbeats_out=<n>
+//           [timer_late_max_ms=<ms>]" (lifeline strategies: the worst wake-up delay of the
+//           deadline timer so far, server_stats::deadline_timer_lateness);
 //           "DONE" after SIGTERM or SIGINT, once every session is closed and the events
 //           file flushed (exit status 0).
 //   events  one line per session that completed its handshake and then ended:
@@ -118,9 +120,11 @@ struct running_server {
 };
 
 void print_stats_line(std::FILE* out, time_point now, std::uint64_t open, std::uint64_t in, std::uint64_t sent,
-                      std::uint64_t beats) {
-  std::fprintf(out, "stats %" PRId64 " open=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " heartbeats_out=%" PRIu64 "\n",
+                      std::uint64_t beats, long timer_late_max_ms = -1) {
+  std::fprintf(out, "stats %" PRId64 " open=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " heartbeats_out=%" PRIu64,
                monotonic_ns(now), open, in, sent, beats);
+  if (timer_late_max_ms >= 0) std::fprintf(out, " timer_late_max_ms=%ld", timer_late_max_ms);
+  std::fputc('\n', out);
 }
 
 }  // namespace
@@ -236,7 +240,8 @@ int main(int argc, char** argv) {
       server.port = lifeline_server->port();
       server.print_stats = [&](std::FILE* out, time_point now) {
         const auto s = lifeline_server->stats().total;
-        print_stats_line(out, now, s.sessions_open, s.bytes_received, s.bytes_sent, s.heartbeats_sent);
+        print_stats_line(out, now, s.sessions_open, s.bytes_received, s.bytes_sent, s.heartbeats_sent,
+                         static_cast<long>(s.deadline_timer_lateness.quantile(1.0).count()));
       };
       server.stop = [&] { lifeline_server->stop(); };
     } else {

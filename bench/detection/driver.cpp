@@ -117,6 +117,7 @@ struct result {
   std::size_t echo_samples = 0;
   double run_queue_wait_ms = 0;  // the servers' threads, waiting for a core from the fault to the end of detection
   long long run_queue_runs = 0;
+  double timer_late_max_ms = NAN;  // lifeline strategies: the deadline timer's worst wake-up delay in the run
 };
 
 double quantile(std::vector<double> v, double q) {
@@ -174,12 +175,15 @@ run_queue_wait run_queue_wait_of(pid_t pid) {
 struct server_counters {
   double bytes = 0;
   std::size_t open = 0;
+  double timer_late_max_ms = NAN;  // lifeline strategies: the deadline timer's worst wake-up delay so far
   void take(const std::string& line) {
     if (line.rfind("stats ", 0) != 0) return;
     double in = 0, out = 0;
     if (const auto p = line.find("bytes_in="); p != std::string::npos) in = std::stod(line.substr(p + 9));
     if (const auto p = line.find("bytes_out="); p != std::string::npos) out = std::stod(line.substr(p + 10));
     if (const auto p = line.find("open="); p != std::string::npos) open = std::stoul(line.substr(p + 5));
+    if (const auto p = line.find("timer_late_max_ms="); p != std::string::npos)
+      timer_late_max_ms = std::stod(line.substr(p + 18));
     bytes = in + out;
   }
 };
@@ -598,9 +602,16 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
     r.run_queue_wait_ms += 1e3 * w.seconds;
     r.run_queue_runs += w.runs;
   }
-  std::printf("[%s] the server waited for a core %.0f ms in all during detection, over %lld runs (%.0f us each)\n",
+  for (const auto& server : servers)
+    if (!std::isnan(server.counters.timer_late_max_ms))
+      r.timer_late_max_ms = std::isnan(r.timer_late_max_ms) ? server.counters.timer_late_max_ms
+                                                            : std::max(r.timer_late_max_ms, server.counters.timer_late_max_ms);
+  std::printf("[%s] the server waited for a core %.0f ms in all during detection, over %lld runs (%.0f us each)",
               strategy.c_str(), r.run_queue_wait_ms, r.run_queue_runs,
               r.run_queue_runs > 0 ? 1e3 * r.run_queue_wait_ms / static_cast<double>(r.run_queue_runs) : 0.0);
+  if (!std::isnan(r.timer_late_max_ms))
+    std::printf("; its deadline timer woke at worst %.0f ms late", r.timer_late_max_ms);
+  std::printf("\n");
   const ns_t window_end = monotonic_ns();
 
   stop_all(loads, servers);
@@ -788,6 +799,9 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                                  {"cpu_detection_pct", r.cpu_detection},
                                  {"run_queue_wait_ms_during_detection", r.run_queue_wait_ms},
                                  {"run_queue_runs_during_detection", r.run_queue_runs},
+                                 {"deadline_timer_late_max_ms", std::isnan(r.timer_late_max_ms)
+                                                                    ? nlohmann::json(nullptr)
+                                                                    : nlohmann::json(r.timer_late_max_ms)},
                                  {"rss_per_session_bytes", r.rss_per_session},
                                  {"wire_bytes_per_session_second", r.wire_bytes_per_session_second},
                                  {"echo_p99_ms_during_mass_death", r.echo_p99_ms},

@@ -185,8 +185,10 @@ void shard::schedule(timer_entry& entry, time_point deadline) {
 void shard::arm_tick(time_point at) {
   tick_armed_for_ = at;
   tick_timer_.expires_at(at);
-  tick_timer_.async_wait([this](std::error_code ec) {
-    if (ec != asio::error::operation_aborted) on_tick();
+  tick_timer_.async_wait([this, at](std::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;
+    stats_.deadline_timer_lateness.record(clock::now() - at);
+    on_tick();
   });
 }
 

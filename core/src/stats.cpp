@@ -44,6 +44,7 @@ session_stats& session_stats::operator+=(const session_stats& o) noexcept {
   bytes_received += o.bytes_received;
   for (std::size_t i = 0; i < closes_by_reason.size(); ++i) closes_by_reason[i] += o.closes_by_reason[i];
   heartbeat_timeout_lateness += o.heartbeat_timeout_lateness;
+  deadline_timer_lateness += o.deadline_timer_lateness;
   return *this;
 }
 

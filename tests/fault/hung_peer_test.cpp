@@ -44,6 +44,9 @@ TEST_CASE("a peer that goes silent right after the handshake is declared dead af
   CHECK(stats.closes(close_reason::heartbeat_timeout) == 1);
   CHECK(stats.heartbeat_timeout_lateness.total() == 1);
   CHECK(stats.heartbeat_timeout_lateness.quantile(1.0) <= detection_slack);
+  // The deadline timer ran (at least for this detection), and its wake-up delay is known.
+  CHECK(stats.deadline_timer_lateness.total() >= 1);
+  CHECK(stats.deadline_timer_lateness.quantile(1.0) <= detection_slack);
 }
 
 TEST_CASE("a peer that beats for a while and then goes silent is declared dead after dead_after from its last beat") {

@@ -38,6 +38,11 @@ struct session_stats {
   std::uint64_t bytes_received = 0;
   std::array<std::uint64_t, 16> closes_by_reason{};  ///< indexed by close_reason's value
   lateness_histogram heartbeat_timeout_lateness;
+  /// How late each shard's deadline timer ran after it was due: the event loop's own
+  /// wake-up delay (waiting for a core, or other work queued ahead of it in the loop).
+  /// A detection can be no earlier than this; when heartbeat_timeout_lateness is large
+  /// and this is large too, the thread was starved rather than the wheel slow.
+  lateness_histogram deadline_timer_lateness;
 
   [[nodiscard]] std::uint64_t closes(close_reason r) const noexcept {
     return closes_by_reason[static_cast<std::size_t>(r)];
