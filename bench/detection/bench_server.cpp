@@ -175,6 +175,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::chrono::milliseconds heartbeat{heartbeat_ms}, dead_after{dead_after_ms};
+  // lifeline's liveness settings; the baselines take their server beat from them too.
+  lifeline::liveness_config liveness;
+  liveness.heartbeat_interval = heartbeat;
+  liveness.dead_after = dead_after;
+  liveness.wheel_tick = std::chrono::milliseconds{wheel_tick_ms};
+  if (server_heartbeat_ms > 0) liveness.server_heartbeat_interval = std::chrono::milliseconds{server_heartbeat_ms};
 
   // SIGTERM and SIGINT are taken by the main thread with sigtimedwait(); blocked here,
   // before any thread starts, so that every thread inherits the mask and none is
@@ -196,10 +202,7 @@ int main(int argc, char** argv) {
       config.listen_address = address;
       config.port = port;
       config.worker_threads = threads;
-      config.liveness.heartbeat_interval = heartbeat;
-      config.liveness.dead_after = dead_after;
-      config.liveness.wheel_tick = std::chrono::milliseconds{wheel_tick_ms};
-      if (server_heartbeat_ms > 0) config.liveness.server_heartbeat_interval = std::chrono::milliseconds{server_heartbeat_ms};
+      config.liveness = liveness;
       if (chosen == strategy::keepalive) {
         // The kernel alone, tuned to detect about T after the last segment heard:
         // idle + count × interval = 1 s + (⌈T⌉ - 1) × 1 s. TCP_USER_TIMEOUT is off, as
@@ -251,11 +254,7 @@ int main(int argc, char** argv) {
       config.threads = threads;
       config.heartbeat_interval = heartbeat;
       config.dead_after = dead_after;
-      lifeline::liveness_config as_lifeline;  // the same server beat as lifeline's, default or not
-      as_lifeline.heartbeat_interval = heartbeat;
-      as_lifeline.dead_after = dead_after;
-      if (server_heartbeat_ms > 0) as_lifeline.server_heartbeat_interval = std::chrono::milliseconds{server_heartbeat_ms};
-      const auto beat = lifeline::derive_server_beat(as_lifeline);
+      const auto beat = lifeline::derive_server_beat(liveness);  // the same server beat as lifeline's
       config.server_heartbeat_interval = beat.interval;
       config.server_dead_after = beat.clients_wait;
       config.scan_period = std::chrono::milliseconds{scan_ms};

@@ -195,15 +195,22 @@ struct server_process {
   long rss_empty = 0;
 };
 
-void pump(std::vector<server_process>& servers, std::chrono::milliseconds for_how_long) {
+// Reads the servers' stats lines for a while, keeping their counters current.
+void pump(const std::vector<server_process*>& servers, std::chrono::milliseconds for_how_long) {
   std::vector<child_process*> children;
-  for (auto& server : servers) children.push_back(server.process.get());
+  for (auto* server : servers) children.push_back(server->process.get());
   const auto until = std::chrono::steady_clock::now() + for_how_long;
   while (std::chrono::steady_clock::now() < until) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (auto line = child_process::read_line_of_any(children, std::max(left, 1ms)))
-      servers[line->first].counters.take(line->second);
+      servers[line->first]->counters.take(line->second);
   }
+}
+
+void pump(std::vector<server_process>& servers, std::chrono::milliseconds for_how_long) {
+  std::vector<server_process*> all;
+  for (auto& server : servers) all.push_back(&server);
+  pump(all, for_how_long);
 }
 
 double total_bytes(const std::vector<server_process>& servers) {
@@ -436,17 +443,7 @@ std::map<std::string, steady_cost> measure_costs_side_by_side(const settings& s)
     }
     for (auto& server : up.servers) all.push_back(&server);
   }
-  const auto pump_all = [&](std::chrono::milliseconds for_how_long) {
-    std::vector<child_process*> children;
-    for (auto* server : all) children.push_back(server->process.get());
-    const auto until = std::chrono::steady_clock::now() + for_how_long;
-    while (std::chrono::steady_clock::now() < until) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-      if (auto line = child_process::read_line_of_any(children, std::max(left, 1ms)))
-        all[line->first]->counters.take(line->second);
-    }
-  };
-  pump_all(1500ms);  // settle: every session has exchanged a heartbeat
+  pump(all, 1500ms);  // settle: every session has exchanged a heartbeat
 
   std::map<std::string, steady_cost> costs;
   for (std::size_t w = 0; w < s.cost_windows; ++w) {
@@ -456,7 +453,7 @@ std::map<std::string, steady_cost> measure_costs_side_by_side(const settings& s)
       bytes0.push_back(total_bytes(up.servers));
     }
     const auto t0 = std::chrono::steady_clock::now();
-    pump_all(std::chrono::milliseconds{static_cast<long>(s.steady_seconds * 1000)});
+    pump(all, std::chrono::milliseconds{static_cast<long>(s.steady_seconds * 1000)});
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::string line;
     for (std::size_t i = 0; i < setups.size(); ++i) {

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <thread>
+#include <utility>
 
 using namespace lifeline;
 using namespace lifeline::test;
@@ -23,12 +24,13 @@ namespace {
 
 struct echo_pair {
   session_log server_log, client_log;
-  server game{fast_server(), server_log.handlers([this](session_id id, std::span<const std::byte> bytes) {
-                game.send(id, bytes);
-              })};
+  server game;
   connector client{fast_connector(), client_log.handlers()};
 
-  echo_pair() {
+  explicit echo_pair(server_config config = fast_server())
+      : game(std::move(config), server_log.handlers([this](session_id id, std::span<const std::byte> bytes) {
+               game.send(id, bytes);
+             })) {
     game.start();
     client.start();
   }
@@ -72,14 +74,9 @@ TEST_CASE("a server with a slower beat of its own beats less, and its clients wa
   // 400 ms, so its clients must wait 400 + (300 - 100) = 600 ms before calling it dead.
   auto config = fast_server(1);
   config.liveness.server_heartbeat_interval = 400ms;
-  session_log server_log, client_log;
-  server game(config, server_log.handlers());
-  connector client(fast_connector(), client_log.handlers());
-  game.start();
-  client.start();
-  client.connect({.address = "127.0.0.1", .port = game.port()});
-  REQUIRE(client_log.wait_opened(1));
-  REQUIRE(server_log.wait_opened(1));
+  echo_pair pair(config);
+  pair.connect_one();
+  auto& [server_log, client_log, game, client] = pair;
   const auto before_server = game.stats().total;
   const auto before_client = client.stats().total;
   std::this_thread::sleep_for(1200ms);  // 3 server beats, 12 client beats
