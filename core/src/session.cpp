@@ -428,6 +428,13 @@ close_info session::classify(std::error_code ec) noexcept {
     // could not write counts as in flight.
     tcp_kernel_info info;
     const bool have_info = !read_tcp_info(socket_.native_handle(), info);
+    // A window the peer keeps shut while it is still heard from: its kernel answered our
+    // zero-window probes until TCP_USER_TIMEOUT gave up on them, so the peer is alive and
+    // has stopped reading, which the game knows as write_stalled. (A peer that vanished
+    // stops being heard: at the default user timeout, 2 × dead_after, its silence is found
+    // first.)
+    if (have_info && info.peer_window == 0u && shard_.now() - last_heard_ < dead_after_)
+      return {close_reason::write_stalled, ec};
     const bool data_stuck = write_waiting_ || outbound_sent_ < outbound_.size() || (have_info && info.retransmits > 0);
     if (data_stuck) return {close_reason::user_timeout, ec};
     if (have_info && info.probes > 0) return {close_reason::keepalive_timeout, ec};

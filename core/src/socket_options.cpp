@@ -1,10 +1,11 @@
 #include "socket_options.hpp"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>  // the kernel's tcp_info: glibc's stops before tcpi_snd_wnd
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstddef>
 
 namespace lifeline::detail {
 namespace {
@@ -46,6 +47,9 @@ std::error_code read_tcp_info(int fd, tcp_kernel_info& info) noexcept {
   info.unacked = raw.tcpi_unacked;
   info.lost = raw.tcpi_lost;
   info.probes = raw.tcpi_probes;
+  // The kernel fills what it knows of the struct and says how much: an older one stops short.
+  if (size >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof raw.tcpi_snd_wnd) info.peer_window = raw.tcpi_snd_wnd;
+  else info.peer_window.reset();
   return {};
 }
 

@@ -98,6 +98,8 @@ TEST_CASE("heartbeats measure the round-trip time on both sides") {
     if (!game.round_trip_time(id, rtt)) server_rtt_us = rtt.count();
     tcp_kernel_info info;
     CHECK_FALSE(game.kernel_info(id, info));
+    // A peer that reads: its window is open (kernels since 5.4 report it).
+    if (info.peer_window) CHECK(*info.peer_window > 0u);
   }));
   connector client(fast_connector(), client_log.handlers());
   game.start();

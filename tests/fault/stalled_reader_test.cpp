@@ -173,3 +173,42 @@ TEST_CASE("a peer that stops reading is closed as write_stalled after write_stal
                                     << " ms after the last possible progress (write_stall_timeout "
                                     << config.liveness.write_stall_timeout.count() << " ms)");
 }
+
+TEST_CASE("a peer that keeps beating behind a window it keeps shut is closed as write_stalled when TCP_USER_TIMEOUT gives up on it, not as a peer that timed out") {
+  auto config = fast_server(1);
+  config.liveness.user_timeout = 1s;
+  config.liveness.write_stall_timeout = 30s;  // far away: only the kernel can act here
+  session_log log;
+  server game(config, log.handlers());
+  game.start();
+  // The smallest receive buffer from the start: its window closes after a few KB, and its
+  // kernel goes on acknowledging (a zero window) what it cannot take.
+  raw_peer peer("127.0.0.1", game.port(), {}, 1);
+  const session_id id{peer.handshake().session_id};
+  REQUIRE(log.wait_opened(1));
+  keep_beating beats(peer);
+
+  // A game's stream of small updates, each its own segment, fills the small window to
+  // exactly zero. (One large write would not: a segment larger than what is left of the
+  // window waits for it to open, and the kernel never probes a window that is not zero.)
+  // Far less than the server's send buffer takes: the queue never backs up into lifeline,
+  // so no write-stall timer runs; the kernel probes the shut window until the user timeout.
+  const std::vector<std::byte> update(200, std::byte{0x5A});
+  const auto sent_at = clock::now();
+  for (int i = 0; i < 60; ++i) {
+    REQUIRE_FALSE(game.send(id, update));
+    std::this_thread::sleep_for(5ms);
+  }
+
+  REQUIRE(log.wait_closed(1, 8s));
+  const auto closed = log.closed()[0];
+  MESSAGE(to_string(closed.why.reason) << " (" << closed.why.detail.message() << ") "
+                                       << std::chrono::duration_cast<std::chrono::milliseconds>(closed.at - sent_at).count()
+                                       << " ms after the updates began (TCP_USER_TIMEOUT 1 s)");
+  CHECK(closed.why.reason == close_reason::write_stalled);
+  CHECK(closed.why.detail.value() == ETIMEDOUT);
+  CHECK(closed.at >= sent_at + config.liveness.user_timeout.value());
+  // Heard from until the end: its beats got through the whole time.
+  CHECK(closed.at - closed.why.last_heard < config.liveness.dead_after);
+  CHECK(game.stats().total.closes(close_reason::user_timeout) == 0);
+}

@@ -25,10 +25,14 @@ namespace lifeline::test {
 
 class raw_peer {
  public:
-  /// Connects to `address:port`, optionally from `local_address`.
-  raw_peer(const std::string& address, std::uint16_t port, const std::string& local_address = {}) {
+  /// Connects to `address:port`, optionally from `local_address`, with a receive buffer
+  /// of `receive_buffer` bytes set before connecting (0: the kernel's default), so that the
+  /// window it advertises is that small from the start.
+  raw_peer(const std::string& address, std::uint16_t port, const std::string& local_address = {},
+           int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+    if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     if (!local_address.empty()) {
       sockaddr_in local{};
       local.sin_family = AF_INET;
@@ -111,7 +115,10 @@ class raw_peer {
     return true;
   }
 
-  /// Stops reading and shrinks the receive buffer so the server's writes back up.
+  /// Stops reading and shrinks the receive buffer so the server's writes back up. Shrunk on
+  /// a live connection, the buffer drops segments inside the window already advertised,
+  /// the ACKs they carry with them: this peer's own frames then go unacknowledged. For a
+  /// peer that must stay heard, pass a small receive_buffer to the constructor instead.
   void stop_reading() {
     const int small = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);

@@ -20,7 +20,9 @@ enum class close_reason : std::uint8_t {
   user_timeout = 4,       ///< data stayed unacknowledged past TCP_USER_TIMEOUT (ETIMEDOUT)
   peer_reset = 5,         ///< the peer's host answered with RST (ECONNRESET, EPIPE): e.g. it rebooted
   unreachable = 6,        ///< ICMP host or network unreachable (EHOSTUNREACH, ENETUNREACH)
-  write_stalled = 7,      ///< the peer stopped reading: write queue over its limit or no progress
+  write_stalled = 7,      ///< the peer stopped reading: write queue over its limit (ENOBUFS), no progress
+                          ///< for write_stall_timeout (no detail), or its window shut, still heard from,
+                          ///< until TCP_USER_TIMEOUT (ETIMEDOUT)
   protocol_error = 8,     ///< bytes that are not a valid frame; the detail is the frame_error
   handshake_timeout = 9,  ///< no hello (server) or welcome (connector) in time
   server_full = 10,       ///< max_sessions reached: refused at accept, or a connector attempt refused

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace lifeline {
@@ -67,6 +68,9 @@ struct tcp_kernel_info {
   std::uint32_t unacked = 0;           ///< segments in flight
   std::uint32_t lost = 0;
   std::uint32_t probes = 0;            ///< keepalive or zero-window probes sent without an answer
+  /// The receive window the peer last advertised, in bytes (tcpi_snd_wnd; empty on kernels
+  /// before 5.4). Zero with data waiting means the peer has stopped reading.
+  std::optional<std::uint32_t> peer_window;
 };
 
 }  // namespace lifeline
