@@ -615,6 +615,17 @@ void load_generator::start_connect(session& s, time_point now) {
   if (s.fd < 0) return fail(s, "socket:" + errno_name(errno));
   const int one = 1;
   ::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (s.doomed && options_.fault == fault_kind::stalled) {
+    // As small a receive buffer as the kernel allows, set before connecting, so that the
+    // window it advertises is small from the start and closes a few KB after the session
+    // stops reading. Shrunk on a live connection instead, the kernel drops segments inside
+    // the window it already advertised, the ACKs they carry with them: the peer's own
+    // beats then go unacknowledged, its cwnd collapses to one retransmitted segment, and
+    // the server hears a silent peer, not a stalled reader (TcpExtBeyondWindow,
+    // DelayedACKLost; measured on loopback).
+    const int smallest = 1;
+    ::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest);
+  }
   const auto source = source_of(s);
   const bool separate_ports = s.doomed && source.sin_addr.s_addr != live_source_.sin_addr.s_addr;
   if (!bind_source(s.fd, source, separate_ports ? doomed_port_ : live_port_))
@@ -980,11 +991,10 @@ bool load_generator::apply_fault(session& s, time_point now) {
       return true;
     }
     case fault_kind::stalled: {
-      // Never read again, with a receive window as small as the kernel allows, so the
-      // server's writes back up; the beats go on, so only the write path can tell.
+      // Never read again (the receive buffer was made small before connecting), so the
+      // window closes and the server's writes back up; the beats go on, so only the write
+      // path can tell.
       s.reading = false;
-      const int small = 1;
-      ::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
       set_interest(s, s.unsent.empty() ? 0 : std::uint32_t{EPOLLOUT});
       break;
     }

@@ -11,11 +11,17 @@
 // beats are one write() per quiet session each, the largest cost of liveness on the
 // server, so giving the baselines lifeline's rate keeps the comparison to tracking alone.
 //
+// With --stream-bytes B (lifeline strategies), a game-tick thread sends every open session
+// a B-byte message each --stream-interval-ms through server::send, as a game's simulation
+// thread sends state updates. A peer that stops reading (the stalled fault) is then found
+// by its write queue making no progress; without a stream nothing fills its window.
+//
 // Talking to the driver (stdout is for the driver only; notes for humans go to stderr):
 //   stdout  "READY <port>" once listening; then every second
 //           "stats <now_ns> open=<n> bytes_in=<n> bytes_out=<n> heartbeats_out=<n>
-//           [timer_late_max_ms=<ms>]" (lifeline strategies: the worst wake-up delay of the
-//           deadline timer so far, server_stats::deadline_timer_lateness);
+//           [timer_late_max_ms=<ms>] [stream_queue_full=<n>]" (lifeline strategies: the worst
+//           wake-up delay of the deadline timer so far, server_stats::deadline_timer_lateness;
+//           with a stream, the stream messages refused as queue_full so far);
 //           "DONE" after SIGTERM or SIGINT, once every session is closed and the events
 //           file flushed (exit status 0).
 //   events  one line per session that completed its handshake and then ended:
@@ -35,6 +41,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -47,6 +54,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <vector>
 
 namespace {
 
@@ -112,6 +122,62 @@ class event_log {
   std::string writing_;
 };
 
+// The game's tick: every `interval`, one message of `bytes` to every open session, sent
+// from a thread of its own through server::send (any thread), as a game's simulation
+// sends state updates. Sessions join and leave from the shard threads' handlers.
+class game_stream {
+ public:
+  game_stream(lifeline::server& server, std::size_t bytes, std::chrono::milliseconds interval)
+      : server_(server), message_(bytes, std::byte{0}), interval_(interval) {}
+  ~game_stream() { stop(); }
+  game_stream(const game_stream&) = delete;
+  game_stream& operator=(const game_stream&) = delete;
+
+  void opened(lifeline::session_id id) {
+    std::lock_guard lock(mutex_);
+    open_.insert(id.value);
+  }
+  void closed(lifeline::session_id id) {
+    std::lock_guard lock(mutex_);
+    open_.erase(id.value);
+  }
+  void start() {
+    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  }
+  void stop() {
+    if (thread_.joinable()) {
+      thread_.request_stop();
+      thread_.join();
+    }
+  }
+  /// Messages send() refused with queue_full: the peer is not reading them.
+  std::uint64_t queue_full() const { return queue_full_.load(std::memory_order_relaxed); }
+
+ private:
+  void run(const std::stop_token& stop) {
+    std::vector<std::uint64_t> targets;
+    for (auto next = clock::now(); !stop.stop_requested(); next += interval_) {
+      std::this_thread::sleep_until(next);
+      {
+        std::lock_guard lock(mutex_);
+        targets.assign(open_.begin(), open_.end());
+      }
+      for (const auto id : targets)
+        if (server_.send(lifeline::session_id{id}, message_) == lifeline::session_error::queue_full)
+          queue_full_.fetch_add(1, std::memory_order_relaxed);
+      if (clock::now() > next + interval_) next = clock::now();  // fell behind: no burst to catch up
+    }
+  }
+
+  lifeline::server& server_;
+  const std::vector<std::byte> message_;
+  const std::chrono::milliseconds interval_;
+  std::mutex mutex_;
+  std::unordered_set<std::uint64_t> open_;
+  std::atomic<std::uint64_t> queue_full_{0};
+  std::jthread thread_;
+};
+
 // What the driver sees of a running server, whichever strategy it runs.
 struct running_server {
   std::uint16_t port = 0;
@@ -120,10 +186,11 @@ struct running_server {
 };
 
 void print_stats_line(std::FILE* out, time_point now, std::uint64_t open, std::uint64_t in, std::uint64_t sent,
-                      std::uint64_t beats, long timer_late_max_ms = -1) {
+                      std::uint64_t beats, long timer_late_max_ms = -1, const game_stream* stream = nullptr) {
   std::fprintf(out, "stats %" PRId64 " open=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " heartbeats_out=%" PRIu64,
                monotonic_ns(now), open, in, sent, beats);
   if (timer_late_max_ms >= 0) std::fprintf(out, " timer_late_max_ms=%ld", timer_late_max_ms);
+  if (stream != nullptr) std::fprintf(out, " stream_queue_full=%" PRIu64, stream->queue_full());
   std::fputc('\n', out);
 }
 
@@ -136,6 +203,9 @@ int main(int argc, char** argv) {
   unsigned threads = 2;
   long heartbeat_ms = 1000, dead_after_ms = 3000, scan_ms = 4, wheel_tick_ms = 4, server_heartbeat_ms = 0;
   long keepalive_idle_s = 0, keepalive_interval_s = 0, keepalive_count = 0;  // 0: the strategy's own choice
+  long write_stall_ms = 0;  // 0: the library's default
+  std::size_t stream_bytes = 0;
+  long stream_interval_ms = 50;
   std::string events_path;
   const std::map<std::string, strategy> strategies{{"lifeline", strategy::lifeline},
                                                    {"keepalive", strategy::keepalive},
@@ -167,9 +237,25 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 127));
   app.add_option("--scan-ms", scan_ms, "full_scan: period of the scan of every session")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--wheel-tick-ms", wheel_tick_ms, "lifeline, keepalive: timer wheel tick")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--write-stall-ms", write_stall_ms,
+                 "lifeline, keepalive: write_stall_timeout, queued bytes making no progress this long close the session "
+                 "(0: the library default)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--stream-bytes", stream_bytes,
+                 "lifeline, keepalive: a game-tick thread sends every open session a message this long each "
+                 "--stream-interval-ms (0: no stream)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{60000}))
+      ->capture_default_str();
+  app.add_option("--stream-interval-ms", stream_interval_ms, "the game tick of --stream-bytes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--events", events_path, "file that gets one line per closed session")->required();
   CLI11_PARSE(app, argc, argv);
   const strategy chosen = strategies.at(strategy_name);
+  if (stream_bytes > 0 && chosen != strategy::lifeline && chosen != strategy::keepalive) {
+    std::fprintf(stderr, "lifeline_bench_server: --stream-bytes: only the lifeline and keepalive strategies stream\n");
+    return 2;
+  }
   if (dead_after_ms <= heartbeat_ms) {
     std::fprintf(stderr, "lifeline_bench_server: --dead-after-ms must be greater than --heartbeat-ms\n");
     return 2;
@@ -181,6 +267,7 @@ int main(int argc, char** argv) {
   liveness.dead_after = dead_after;
   liveness.wheel_tick = std::chrono::milliseconds{wheel_tick_ms};
   if (server_heartbeat_ms > 0) liveness.server_heartbeat_interval = std::chrono::milliseconds{server_heartbeat_ms};
+  if (write_stall_ms > 0) liveness.write_stall_timeout = std::chrono::milliseconds{write_stall_ms};
 
   // SIGTERM and SIGINT are taken by the main thread with sigtimedwait(); blocked here,
   // before any thread starts, so that every thread inherits the mask and none is
@@ -193,6 +280,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<event_log> events;
   std::unique_ptr<lifeline::server> lifeline_server;
+  std::unique_ptr<game_stream> stream;  // destroyed (stopped) before the server it sends through
   std::unique_ptr<lifeline::bench::baseline_server> baseline;
   running_server server;
   try {
@@ -228,25 +316,37 @@ int main(int argc, char** argv) {
                      static_cast<long long>((b.keepalive_idle + b.keepalive_count * b.keepalive_interval).count()));
       }
       auto& log = *events;
-      lifeline_server = std::make_unique<lifeline::server>(
-          config,
-          lifeline::session_handlers{
-              .on_opened = {},
-              .on_message = [&](lifeline::session_id id,
-                                std::span<const std::byte> bytes) { lifeline_server->send(id, bytes); },
-              .on_closed =
-                  [&log](lifeline::session_id id, lifeline::close_info why) {
-                    log.record(id.shard(), id.value, lifeline::to_string(why.reason), clock::now(), why.last_heard);
-                  },
-          });
+      lifeline::session_handlers handlers{
+          .on_opened = {},
+          .on_message = [&](lifeline::session_id id, std::span<const std::byte> bytes) { lifeline_server->send(id, bytes); },
+          .on_closed =
+              [&log](lifeline::session_id id, lifeline::close_info why) {
+                log.record(id.shard(), id.value, lifeline::to_string(why.reason), clock::now(), why.last_heard);
+              },
+      };
+      if (stream_bytes > 0) {
+        handlers.on_opened = [&stream](lifeline::session_id id) { stream->opened(id); };
+        handlers.on_closed = [&stream, record = std::move(handlers.on_closed)](lifeline::session_id id,
+                                                                                lifeline::close_info why) {
+          stream->closed(id);
+          record(id, why);
+        };
+      }
+      lifeline_server = std::make_unique<lifeline::server>(config, std::move(handlers));
+      if (stream_bytes > 0)
+        stream = std::make_unique<game_stream>(*lifeline_server, stream_bytes, std::chrono::milliseconds{stream_interval_ms});
       lifeline_server->start();
+      if (stream) stream->start();
       server.port = lifeline_server->port();
       server.print_stats = [&](std::FILE* out, time_point now) {
         const auto s = lifeline_server->stats().total;
         print_stats_line(out, now, s.sessions_open, s.bytes_received, s.bytes_sent, s.heartbeats_sent,
-                         static_cast<long>(s.deadline_timer_lateness.quantile(1.0).count()));
+                         static_cast<long>(s.deadline_timer_lateness.quantile(1.0).count()), stream.get());
       };
-      server.stop = [&] { lifeline_server->stop(); };
+      server.stop = [&] {
+        if (stream) stream->stop();  // no more sends; the sessions still close, and leave the set
+        lifeline_server->stop();
+      };
     } else {
       lifeline::bench::baseline_config config;
       config.listen_address = address;

@@ -80,6 +80,9 @@ struct settings {
   long server_heartbeat_ms = 0;  // 0: the library's default (10 x H)
   long keepalive_idle_s = 0, keepalive_interval_s = 0, keepalive_count = 0;  // 0: each strategy's own
   unsigned server_threads = 1;
+  std::size_t stream_bytes = 0;  // a game-tick message to every session (lifeline strategies); 0: none
+  long stream_interval_ms = 50;
+  long write_stall_ms = 0;       // 0: the library's default
   double steady_seconds = 5;
   int loadgen_nice = 15;         // the clients would be other machines: they yield the cores to the server
   std::size_t cost_windows = 2;  // side-by-side steady windows (0: each strategy's CPU alone, in its own run)
@@ -116,6 +119,7 @@ struct result {
   double echo_p99_ms = 0;
   std::size_t echo_samples = 0;
   double run_queue_wait_ms = 0;  // the servers' threads, waiting for a core from the fault to the end of detection
+  double steal_pct = NAN;        // of the machine's CPU time over the same span, taken by the hypervisor
   long long run_queue_runs = 0;
   double timer_late_max_ms = NAN;  // lifeline strategies: the deadline timer's worst wake-up delay in the run
 };
@@ -157,6 +161,24 @@ struct run_queue_wait {
   double seconds = 0;
   long long runs = 0;
 };
+// The machine's CPU time, all CPUs, and what the hypervisor took of it (steal): on a
+// shared virtual machine the host can hold a vCPU back whatever our priorities say.
+struct machine_time {
+  long long total = 0, steal = 0;  // clock ticks
+};
+machine_time machine_time_now() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  long long field = 0;
+  machine_time t;
+  stat >> cpu;  // "cpu": user nice system idle iowait irq softirq steal guest guest_nice
+  for (int i = 0; i < 8 && stat >> field; ++i) {
+    t.total += field;
+    if (i == 7) t.steal = field;
+  }
+  return t;
+}
+
 run_queue_wait run_queue_wait_of(pid_t pid) {
   run_queue_wait w;
   std::error_code ec;
@@ -283,6 +305,11 @@ std::unordered_map<std::string, std::size_t> server_of_each_client(const std::ve
   return server_of_client;
 }
 
+// The servers' write_stall_timeout: --write-stall-ms, else the library's default.
+std::chrono::milliseconds write_stall_of(const settings& s) {
+  return s.write_stall_ms > 0 ? std::chrono::milliseconds{s.write_stall_ms} : lifeline::liveness_config{}.write_stall_timeout;
+}
+
 bool needs_packet_filter(const std::string& fault) { return fault == "blackholed" || fault == "unreachable"; }
 
 // Enters a private network namespace with loopback up, so packet filters stay in it.
@@ -366,7 +393,9 @@ std::vector<server_process> start_servers(const settings& s, const std::string& 
         "--dead-after-ms", std::to_string(s.dead_after_ms), "--server-heartbeat-ms",
         std::to_string(s.server_heartbeat_ms), "--keepalive-idle-s", std::to_string(s.keepalive_idle_s),
         "--keepalive-interval-s", std::to_string(s.keepalive_interval_s), "--keepalive-count",
-        std::to_string(s.keepalive_count), "--events", server.events.string()});
+        std::to_string(s.keepalive_count), "--write-stall-ms", std::to_string(s.write_stall_ms), "--stream-bytes",
+        std::to_string(s.stream_bytes), "--stream-interval-ms", std::to_string(s.stream_interval_ms), "--events",
+        server.events.string()});
     const auto ready = server.process->read_until("READY", 10s, [&](const std::string& l) { server.counters.take(l); });
     if (!ready)
       throw std::runtime_error(servers.size() == 1 ? "the server did not start"
@@ -560,6 +589,7 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   }
   std::vector<ns_t> rules_in_place(instants.size(), 0);
   double cpu_kill = 0;
+  machine_time machine_at_kill;
   auto kill_wall = std::chrono::steady_clock::now();
   for (std::size_t w = 0; w < instants.size(); ++w) {
     while (monotonic_ns() < instants[w]) std::this_thread::sleep_for(200us);
@@ -575,6 +605,7 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
         r.run_queue_runs -= wait.runs;
       }
       kill_wall = std::chrono::steady_clock::now();
+      machine_at_kill = machine_time_now();
     }
   }
   if (instants.size() == 1) {
@@ -590,7 +621,10 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
                 static_cast<double>(slowest) / 1e6);
   }
   std::fflush(stdout);
-  const auto window = std::chrono::milliseconds{2 * s.dead_after_ms + 4000};
+  // A stalled peer is found once its windows and the server's send buffer have filled
+  // and its queue then made no progress for write_stall_timeout: give that time too.
+  const auto window = std::chrono::milliseconds{2 * s.dead_after_ms + 4000 +
+                                                (s.fault == "stalled" ? write_stall_of(s).count() + 5000 : 0)};
   pump(servers, window);
   const double detect_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - kill_wall).count();
   r.cpu_detection = 100 * (total_cpu_seconds(servers) - cpu_kill) / detect_elapsed;
@@ -599,6 +633,9 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
     r.run_queue_wait_ms += 1e3 * w.seconds;
     r.run_queue_runs += w.runs;
   }
+  if (const auto machine = machine_time_now(); machine.total > machine_at_kill.total)
+    r.steal_pct = 100.0 * static_cast<double>(machine.steal - machine_at_kill.steal) /
+                  static_cast<double>(machine.total - machine_at_kill.total);
   for (const auto& server : servers)
     if (!std::isnan(server.counters.timer_late_max_ms))
       r.timer_late_max_ms = std::isnan(r.timer_late_max_ms) ? server.counters.timer_late_max_ms
@@ -609,6 +646,10 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   if (!std::isnan(r.timer_late_max_ms))
     std::printf("; its deadline timer woke at worst %.0f ms late", r.timer_late_max_ms);
   std::printf("\n");
+  if (r.steal_pct >= 1.0)
+    std::printf("[%s] warning: the hypervisor took %.1f %% of this machine's CPU time during detection (steal): "
+                "lateness and echo times include that\n",
+                strategy.c_str(), r.steal_pct);
   const ns_t window_end = monotonic_ns();
 
   stop_all(loads, servers);
@@ -726,14 +767,20 @@ std::string when_killed(const settings& s) {
          std::to_string(s.seed) + ")";
 }
 
+std::string stream_of(const settings& s) {
+  if (s.stream_bytes == 0) return "";
+  return ", a " + std::to_string(s.stream_bytes) + " B message to every session each " +
+         std::to_string(s.stream_interval_ms) + " ms";
+}
+
 void print_table(const settings& s, const std::vector<result>& results) {
   const std::string server_beat =
       s.server_heartbeat_ms > 0 ? std::to_string(s.server_heartbeat_ms) + " ms" : "default (10 x H)";
   std::printf("\nHalf-open detection: N = %zu sessions, K = %zu killed (%s) %s, H = %ld ms, T = %ld ms,\n"
-              "lifeline's server beat %s, %u server process(es) of %u thread(s), load generators at nice +%d\n",
+              "lifeline's server beat %s, %u server process(es) of %u thread(s), load generators at nice +%d%s\n",
               s.sessions, results.empty() ? 0 : results[0].doomed, s.fault.c_str(), when_killed(s).c_str(),
               s.heartbeat_ms, s.dead_after_ms, server_beat.c_str(), s.server_processes, s.server_threads,
-              s.loadgen_nice);
+              s.loadgen_nice, stream_of(s).c_str());
   std::printf("detection = detected − that session's fault; lateness = detected − (last heard + T); CPU in %% of one\n"
               "core (sum over the server processes, steady state and from the fault to the end of detection); RSS and\n"
               "wire bytes per session; echo p99 = live sessions' echo round trip during the mass death; cpu ratio =\n"
@@ -775,7 +822,8 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                      {"loadgen_nice", s.loadgen_nice}, {"keepalive_idle_s", s.keepalive_idle_s},
                      {"keepalive_interval_s", s.keepalive_interval_s}, {"keepalive_count", s.keepalive_count},
                      {"wave_spread_ms", s.waves == 1 ? 0 : s.wave_spread_ms}, {"seed", s.seed},
-                     {"jitter_ms", s.jitter_ms}, {"loss", s.loss}};
+                     {"jitter_ms", s.jitter_ms}, {"loss", s.loss}, {"stream_bytes", s.stream_bytes},
+                     {"stream_interval_ms", s.stream_interval_ms}, {"write_stall_ms", write_stall_of(s).count()}};
   std::ofstream csv(fs::path(s.out_dir) / "detection.csv");
   csv << "strategy,sessions,doomed,detected,misses,false_kills,min_ms,p50_ms,p99_ms,max_ms,lateness_p99_ms,"
          "cpu_steady_pct,cpu_detection_pct,rss_per_session,wire_bytes_per_session_second,echo_p99_ms,"
@@ -796,6 +844,8 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                                  {"cpu_detection_pct", r.cpu_detection},
                                  {"run_queue_wait_ms_during_detection", r.run_queue_wait_ms},
                                  {"run_queue_runs_during_detection", r.run_queue_runs},
+                                 {"steal_pct_during_detection",
+                                  std::isnan(r.steal_pct) ? nlohmann::json(nullptr) : nlohmann::json(r.steal_pct)},
                                  {"deadline_timer_late_max_ms", std::isnan(r.timer_late_max_ms)
                                                                     ? nlohmann::json(nullptr)
                                                                     : nlohmann::json(r.timer_late_max_ms)},
@@ -860,6 +910,16 @@ int main(int argc, char** argv) {
                  "lifeline: the server's own beat interval (0: the library default, 10 x H)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--stream-bytes", s.stream_bytes,
+                 "lifeline, keepalive: the server sends every session a message this long each --stream-interval-ms, "
+                 "as a game sends state updates (0: none; with --fault stalled: 200)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{60000}));
+  app.add_option("--stream-interval-ms", s.stream_interval_ms, "the game tick of --stream-bytes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--write-stall-ms", s.write_stall_ms,
+                 "lifeline, keepalive: write_stall_timeout (0: the library default)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--server-threads", s.server_threads, "worker threads per server process")->capture_default_str();
   app.add_option("--server-processes", s.server_processes,
                  "server processes sharing one port through SO_REUSEPORT; CPU and memory are their sum")
@@ -899,9 +959,33 @@ int main(int argc, char** argv) {
   app.add_option("--loss", s.loss, "share of live sessions' heartbeats withheld")->capture_default_str();
   app.add_option("--out", s.out_dir, "directory for JSON, CSV, plot")->capture_default_str();
   app.add_option("--bin-dir", s.bin_dir, "build directory holding bench/ and tools/")->capture_default_str();
-  app.add_flag("--check", s.check, "exit 1 unless lifeline detected every killed session with no false kill");
+  app.add_flag("--check", s.check,
+               "exit 1 unless lifeline detected every killed session with no false kill (stalled: all as write_stalled)");
   CLI11_PARSE(app, argc, argv);
   s.wave_spread_ms = wave_spread_ms.value_or(s.heartbeat_ms);
+  // A peer that stops reading is found only through what the server writes to it: the
+  // beats alone take minutes to fill a window, so the stalled fault brings a game stream.
+  if (s.fault == "stalled" && s.stream_bytes == 0) {
+    s.stream_bytes = 200;
+    std::printf("note: --fault stalled: a peer that stops reading is found by what the server cannot write to it; the "
+                "server streams %zu B every %ld ms to every session (--stream-bytes)\n",
+                s.stream_bytes, s.stream_interval_ms);
+  }
+  if (s.stream_bytes > 0) {
+    std::vector<std::string> streaming, left_out;
+    for (const auto& strategy : s.strategies)
+      (strategy == "lifeline" || strategy == "keepalive" ? streaming : left_out).push_back(strategy);
+    if (!left_out.empty()) {
+      std::string names;
+      for (const auto& name : left_out) names += (names.empty() ? "" : ", ") + name;
+      std::printf("note: left out %s: only the lifeline and keepalive servers stream (--stream-bytes)\n", names.c_str());
+      s.strategies = streaming;
+    }
+    if (s.strategies.empty()) {
+      std::fprintf(stderr, "lifeline_detection_bench: --stream-bytes: no strategy left that streams (lifeline, keepalive)\n");
+      return 2;
+    }
+  }
   s.bin_dir = fs::absolute(s.bin_dir).string();  // the links below must not depend on our directory
   if (s.dead_after_ms <= s.heartbeat_ms || s.heartbeat_ms <= 0) {
     std::fprintf(stderr, "lifeline_detection_bench: --dead-after-ms must be greater than --heartbeat-ms (> 0)\n");
@@ -994,6 +1078,13 @@ int main(int argc, char** argv) {
         if (r.misses != 0 || r.false_kills != 0 || r.doomed == 0) {
           std::fprintf(stderr, "check failed: lifeline missed %zu and falsely killed %zu of %zu\n", r.misses,
                        r.false_kills, r.doomed);
+          return 1;
+        }
+        // A stalled peer is alive and still beating: only its write path may give it away.
+        const auto write_stalled = r.reasons.find("write_stalled");
+        if (s.fault == "stalled" && (write_stalled == r.reasons.end() || write_stalled->second != r.detected)) {
+          std::fprintf(stderr, "check failed: lifeline closed stalled peers as %s, not all as write_stalled\n",
+                       reasons_of(r).c_str());
           return 1;
         }
         std::printf("check passed: lifeline detected all %zu killed sessions, no false kill\n", r.doomed);
