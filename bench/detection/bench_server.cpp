@@ -13,8 +13,9 @@
 //
 // With --stream-bytes B (lifeline strategies), a game-tick thread sends every open session
 // a B-byte message each --stream-interval-ms through server::send, as a game's simulation
-// thread sends state updates. A peer that stops reading (the stalled fault) is then found
-// by its write queue making no progress; without a stream nothing fills its window.
+// thread sends state updates. Without a stream nothing fills the window of a peer that stops
+// reading (the stalled fault); with one, the window shuts and the kernel probes it until
+// TCP_USER_TIMEOUT, or the queue backs up into lifeline (write_stall_timeout, the limit).
 //
 // Talking to the driver (stdout is for the driver only; notes for humans go to stderr):
 //   stdout  "READY <port>" once listening; then every second
@@ -122,27 +123,43 @@ class event_log {
   std::string writing_;
 };
 
+// The sessions open right now, kept by the server's handlers on the shard threads. Shared
+// between those handlers and the game stream, so that neither outlives it. One mutex for
+// every shard: a benchmark's simplicity, on each open and close (and once per tick).
+class open_sessions {
+ public:
+  void opened(lifeline::session_id id) {
+    std::lock_guard lock(mutex_);
+    ids_.insert(id.value);
+  }
+  void closed(lifeline::session_id id) {
+    std::lock_guard lock(mutex_);
+    ids_.erase(id.value);
+  }
+  void copy_to(std::vector<std::uint64_t>& out) const {
+    std::lock_guard lock(mutex_);
+    out.assign(ids_.begin(), ids_.end());
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_set<std::uint64_t> ids_;
+};
+
 // The game's tick: every `interval`, one message of `bytes` to every open session, sent
 // from a thread of its own through server::send (any thread), as a game's simulation
-// sends state updates. Sessions join and leave from the shard threads' handlers.
+// sends state updates. Destroy it before the server it sends through: that stops the tick.
 class game_stream {
  public:
-  game_stream(lifeline::server& server, std::size_t bytes, std::chrono::milliseconds interval)
-      : server_(server), message_(bytes, std::byte{0}), interval_(interval) {}
+  game_stream(lifeline::server& server, std::shared_ptr<const open_sessions> sessions, std::size_t bytes,
+              std::chrono::milliseconds interval)
+      : server_(server), sessions_(std::move(sessions)), message_(bytes, std::byte{0}), interval_(interval) {}
   ~game_stream() { stop(); }
   game_stream(const game_stream&) = delete;
   game_stream& operator=(const game_stream&) = delete;
 
-  void opened(lifeline::session_id id) {
-    std::lock_guard lock(mutex_);
-    open_.insert(id.value);
-  }
-  void closed(lifeline::session_id id) {
-    std::lock_guard lock(mutex_);
-    open_.erase(id.value);
-  }
   void start() {
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    thread_ = std::jthread([this](const std::stop_token& stopping) { run(stopping); });
   }
   void stop() {
     if (thread_.joinable()) {
@@ -150,31 +167,27 @@ class game_stream {
       thread_.join();
     }
   }
-  /// Messages send() refused with queue_full: the peer is not reading them.
-  std::uint64_t queue_full() const { return queue_full_.load(std::memory_order_relaxed); }
+  /// Messages send() refused as queue_full: their peer is not reading them.
+  std::uint64_t refused_as_queue_full() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
-  void run(const std::stop_token& stop) {
+  void run(const std::stop_token& stopping) {
     std::vector<std::uint64_t> targets;
-    for (auto next = clock::now(); !stop.stop_requested(); next += interval_) {
+    for (auto next = clock::now(); !stopping.stop_requested(); next += interval_) {
       std::this_thread::sleep_until(next);
-      {
-        std::lock_guard lock(mutex_);
-        targets.assign(open_.begin(), open_.end());
-      }
+      sessions_->copy_to(targets);
       for (const auto id : targets)
         if (server_.send(lifeline::session_id{id}, message_) == lifeline::session_error::queue_full)
-          queue_full_.fetch_add(1, std::memory_order_relaxed);
+          refused_.fetch_add(1, std::memory_order_relaxed);
       if (clock::now() > next + interval_) next = clock::now();  // fell behind: no burst to catch up
     }
   }
 
   lifeline::server& server_;
+  const std::shared_ptr<const open_sessions> sessions_;
   const std::vector<std::byte> message_;
   const std::chrono::milliseconds interval_;
-  std::mutex mutex_;
-  std::unordered_set<std::uint64_t> open_;
-  std::atomic<std::uint64_t> queue_full_{0};
+  std::atomic<std::uint64_t> refused_{0};
   std::jthread thread_;
 };
 
@@ -190,7 +203,7 @@ void print_stats_line(std::FILE* out, time_point now, std::uint64_t open, std::u
   std::fprintf(out, "stats %" PRId64 " open=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " heartbeats_out=%" PRIu64,
                monotonic_ns(now), open, in, sent, beats);
   if (timer_late_max_ms >= 0) std::fprintf(out, " timer_late_max_ms=%ld", timer_late_max_ms);
-  if (stream != nullptr) std::fprintf(out, " stream_queue_full=%" PRIu64, stream->queue_full());
+  if (stream != nullptr) std::fprintf(out, " stream_queue_full=%" PRIu64, stream->refused_as_queue_full());
   std::fputc('\n', out);
 }
 
@@ -280,7 +293,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<event_log> events;
   std::unique_ptr<lifeline::server> lifeline_server;
-  std::unique_ptr<game_stream> stream;  // destroyed (stopped) before the server it sends through
+  std::unique_ptr<game_stream> stream;  // declared after the server: destroyed (stopped) before it
   std::unique_ptr<lifeline::bench::baseline_server> baseline;
   running_server server;
   try {
@@ -324,17 +337,19 @@ int main(int argc, char** argv) {
                 log.record(id.shard(), id.value, lifeline::to_string(why.reason), clock::now(), why.last_heard);
               },
       };
+      const auto sessions = std::make_shared<open_sessions>();  // the handlers' own, for as long as they live
       if (stream_bytes > 0) {
-        handlers.on_opened = [&stream](lifeline::session_id id) { stream->opened(id); };
-        handlers.on_closed = [&stream, record = std::move(handlers.on_closed)](lifeline::session_id id,
-                                                                                lifeline::close_info why) {
-          stream->closed(id);
+        handlers.on_opened = [sessions](lifeline::session_id id) { sessions->opened(id); };
+        handlers.on_closed = [sessions, record = std::move(handlers.on_closed)](lifeline::session_id id,
+                                                                                 lifeline::close_info why) {
+          sessions->closed(id);
           record(id, why);
         };
       }
       lifeline_server = std::make_unique<lifeline::server>(config, std::move(handlers));
       if (stream_bytes > 0)
-        stream = std::make_unique<game_stream>(*lifeline_server, stream_bytes, std::chrono::milliseconds{stream_interval_ms});
+        stream = std::make_unique<game_stream>(*lifeline_server, sessions, stream_bytes,
+                                               std::chrono::milliseconds{stream_interval_ms});
       lifeline_server->start();
       if (stream) stream->start();
       server.port = lifeline_server->port();

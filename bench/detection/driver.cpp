@@ -40,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -198,6 +199,7 @@ struct server_counters {
   double bytes = 0;
   std::size_t open = 0;
   double timer_late_max_ms = NAN;  // lifeline strategies: the deadline timer's worst wake-up delay so far
+  std::uint64_t stream_refused = 0;  // with a game stream: messages send() refused as queue_full
   void take(const std::string& line) {
     if (line.rfind("stats ", 0) != 0) return;
     double in = 0, out = 0;
@@ -206,6 +208,8 @@ struct server_counters {
     if (const auto p = line.find("open="); p != std::string::npos) open = std::stoul(line.substr(p + 5));
     if (const auto p = line.find("timer_late_max_ms="); p != std::string::npos)
       timer_late_max_ms = std::stod(line.substr(p + 18));
+    if (const auto p = line.find("stream_queue_full="); p != std::string::npos)
+      stream_refused = std::stoull(line.substr(p + 18));
     bytes = in + out;
   }
 };
@@ -303,6 +307,14 @@ std::unordered_map<std::string, std::size_t> server_of_each_client(const std::ve
   }
   ::close(diag);
   return server_of_client;
+}
+
+// TCP_USER_TIMEOUT ends zero-window probes that the peer answers only from Linux 5.11 on.
+bool kernel_ends_answered_window_probes() {
+  utsname name{};
+  int major = 0, minor = 0;
+  if (::uname(&name) != 0 || std::sscanf(name.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 5 || (major == 5 && minor >= 11);
 }
 
 // The servers' write_stall_timeout: --write-stall-ms, else the library's default.
@@ -621,10 +633,12 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
                 static_cast<double>(slowest) / 1e6);
   }
   std::fflush(stdout);
-  // A stalled peer is found once its windows and the server's send buffer have filled
-  // and its queue then made no progress for write_stall_timeout: give that time too.
-  const auto window = std::chrono::milliseconds{2 * s.dead_after_ms + 4000 +
-                                                (s.fault == "stalled" ? write_stall_of(s).count() + 5000 : 0)};
+  // A stalled peer's window shuts within a second or so of the kill; then TCP_USER_TIMEOUT
+  // (lifeline's default, 2 × T) ends the kernel's probes of it, or, where the server's send
+  // buffer fills first, write_stall_timeout runs out. Wait for the later of the two too.
+  const auto window = std::chrono::milliseconds{
+      2 * s.dead_after_ms + 4000 +
+      (s.fault == "stalled" ? std::max<long>(2 * s.dead_after_ms, write_stall_of(s).count()) + 4000 : 0)};
   pump(servers, window);
   const double detect_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - kill_wall).count();
   r.cpu_detection = 100 * (total_cpu_seconds(servers) - cpu_kill) / detect_elapsed;
@@ -646,6 +660,11 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   if (!std::isnan(r.timer_late_max_ms))
     std::printf("; its deadline timer woke at worst %.0f ms late", r.timer_late_max_ms);
   std::printf("\n");
+  std::uint64_t refused = 0;
+  for (const auto& server : servers) refused += server.counters.stream_refused;
+  if (refused > 0)
+    std::printf("[%s] the game stream had %llu messages refused as queue_full (peers not reading them)\n",
+                strategy.c_str(), static_cast<unsigned long long>(refused));
   if (r.steal_pct >= 1.0)
     std::printf("[%s] warning: the hypervisor took %.1f %% of this machine's CPU time during detection (steal): "
                 "lateness and echo times include that\n",
@@ -910,7 +929,8 @@ int main(int argc, char** argv) {
                  "lifeline: the server's own beat interval (0: the library default, 10 x H)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--stream-bytes", s.stream_bytes,
+  std::optional<std::size_t> stream_bytes;
+  app.add_option("--stream-bytes", stream_bytes,
                  "lifeline, keepalive: the server sends every session a message this long each --stream-interval-ms, "
                  "as a game sends state updates (0: none; with --fault stalled: 200)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{60000}));
@@ -965,11 +985,23 @@ int main(int argc, char** argv) {
   s.wave_spread_ms = wave_spread_ms.value_or(s.heartbeat_ms);
   // A peer that stops reading is found only through what the server writes to it: the
   // beats alone take minutes to fill a window, so the stalled fault brings a game stream.
-  if (s.fault == "stalled" && s.stream_bytes == 0) {
+  s.stream_bytes = stream_bytes.value_or(0);
+  if (s.fault == "stalled" && !stream_bytes) {
     s.stream_bytes = 200;
     std::printf("note: --fault stalled: a peer that stops reading is found by what the server cannot write to it; the "
                 "server streams %zu B every %ld ms to every session (--stream-bytes)\n",
                 s.stream_bytes, s.stream_interval_ms);
+  }
+  if (s.fault == "stalled" && s.stream_bytes == 0)
+    std::printf("warning: --fault stalled with --stream-bytes 0: nothing fills a stalled peer's window, so nothing "
+                "can find it\n");
+  if (s.fault == "stalled" && !kernel_ends_answered_window_probes()) {
+    std::printf("note: this kernel is older than 5.11: TCP_USER_TIMEOUT does not end zero-window probes the peer "
+                "answers, so a stalled peer is found only once the server's send buffer fills\n");
+    if (s.check) {
+      std::fprintf(stderr, "lifeline_detection_bench: --check of the stalled fault needs Linux 5.11 or later\n");
+      return 77;  // "skipped" for ctest
+    }
   }
   if (s.stream_bytes > 0) {
     std::vector<std::string> streaming, left_out;

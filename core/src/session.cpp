@@ -428,14 +428,18 @@ close_info session::classify(std::error_code ec) noexcept {
     // could not write counts as in flight.
     tcp_kernel_info info;
     const bool have_info = !read_tcp_info(socket_.native_handle(), info);
-    // A window the peer keeps shut while it is still heard from: its kernel answered our
-    // zero-window probes until TCP_USER_TIMEOUT gave up on them, so the peer is alive and
-    // has stopped reading, which the game knows as write_stalled. (A peer that vanished
-    // stops being heard: at the default user timeout, 2 × dead_after, its silence is found
-    // first.)
-    if (have_info && info.peer_window == 0u && shard_.now() - last_heard_ < dead_after_)
+    // Only TCP_USER_TIMEOUT ends zero-window probes that are answered (Linux 5.11 on), and
+    // it counts from the first probe. A peer we heard from after the probing began (within
+    // the user timeout) is alive and has stopped reading: write_stalled. A hung peer's
+    // kernel answers the probes too, but the peer fell silent before its window shut, so
+    // it has been silent the whole user timeout. (The kernel's count of unanswered probes
+    // reads 1 at this point in both cases, measured: it cannot tell them apart.)
+    const bool window_shut = have_info && info.peer_window == 0u;
+    if (window_shut && shard_.now() - last_heard_ < shard_.backstop().user_timeout)
       return {close_reason::write_stalled, ec};
-    const bool data_stuck = write_waiting_ || outbound_sent_ < outbound_.size() || (have_info && info.retransmits > 0);
+    // Data waiting in the kernel behind a shut window is data in flight, too.
+    const bool data_stuck =
+        write_waiting_ || outbound_sent_ < outbound_.size() || window_shut || (have_info && info.retransmits > 0);
     if (data_stuck) return {close_reason::user_timeout, ec};
     if (have_info && info.probes > 0) return {close_reason::keepalive_timeout, ec};
     return {sent_since_heard_ ? close_reason::user_timeout : close_reason::keepalive_timeout, ec};

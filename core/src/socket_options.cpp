@@ -1,7 +1,10 @@
 #include "socket_options.hpp"
 
 #include <netinet/in.h>
-#include <linux/tcp.h>  // the kernel's tcp_info: glibc's stops before tcpi_snd_wnd
+// The kernel's tcp_info: glibc's <netinet/tcp.h> stops before tcpi_snd_wnd. The two
+// headers define the same structs and cannot meet in one translation unit, so this file
+// includes neither Asio nor any header that does.
+#include <linux/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>

@@ -32,7 +32,8 @@ class raw_peer {
            int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-    if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    if (receive_buffer > 0 && ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) != 0)
+      throw std::runtime_error("SO_RCVBUF: " + std::string(std::strerror(errno)));
     if (!local_address.empty()) {
       sockaddr_in local{};
       local.sin_family = AF_INET;

@@ -69,7 +69,9 @@ struct tcp_kernel_info {
   std::uint32_t lost = 0;
   std::uint32_t probes = 0;            ///< keepalive or zero-window probes sent without an answer
   /// The receive window the peer last advertised, in bytes (tcpi_snd_wnd; empty on kernels
-  /// before 5.4). Zero with data waiting means the peer has stopped reading.
+  /// before 5.4). Zero with data waiting means the peer has stopped reading. A session
+  /// closed because such a window stayed shut is reported write_stalled on Linux 5.11 and
+  /// later, where TCP_USER_TIMEOUT ends zero-window probes that the peer answers.
   std::optional<std::uint32_t> peer_window;
 };
 
