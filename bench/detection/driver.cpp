@@ -418,6 +418,17 @@ std::vector<server_process> start_servers(const settings& s, const std::string& 
   return servers;
 }
 
+// Waits for a load generator's "READY <open> <failed>" and returns how many it opened;
+// opening takes longer the more sessions the run has in all.
+std::size_t sessions_opened_by(child_process& load, std::size_t sessions_in_run) {
+  const auto line = load.read_until("READY", std::chrono::seconds{60 + static_cast<long>(sessions_in_run / 500)},
+                                    [](const std::string&) {});
+  if (!line) throw std::runtime_error("a load generator did not get its sessions open");
+  std::size_t open = 0, failed = 0;
+  std::sscanf(line->c_str(), "READY %zu %zu", &open, &failed);
+  return open;
+}
+
 // Stops load generators (their reports written) and then servers (events flushed).
 void stop_all(std::vector<std::unique_ptr<child_process>>& loads, std::vector<server_process>& servers) {
   for (auto& load : loads) load->write_line("STOP");
@@ -474,14 +485,7 @@ std::map<std::string, steady_cost> measure_costs_side_by_side(const settings& s)
   }
   std::vector<server_process*> all;
   for (auto& up : setups) {
-    for (auto& load : up.loads) {
-      const auto line = load->read_until("READY", std::chrono::seconds{60 + static_cast<long>(s.sessions / 500)},
-                                         [](const std::string&) {});
-      if (!line) throw std::runtime_error("a load generator did not get its sessions open");
-      std::size_t open = 0, failed = 0;
-      std::sscanf(line->c_str(), "READY %zu %zu", &open, &failed);
-      up.open += open;
-    }
+    for (auto& load : up.loads) up.open += sessions_opened_by(*load, s.sessions);
     for (auto& server : up.servers) all.push_back(&server);
   }
   pump(all, 1500ms);  // settle: every session has exchanged a heartbeat
@@ -551,14 +555,7 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   }
   std::printf("[%s] opening %zu sessions from %zu load process(es)...\n", strategy.c_str(), s.sessions, processes);
   std::fflush(stdout);
-  for (auto& load : loads) {
-    const auto line = load->read_until("READY", std::chrono::seconds{60 + static_cast<long>(s.sessions / 500)},
-                                       [](const std::string&) {});
-    if (!line) throw std::runtime_error("a load generator did not get its sessions open");
-    std::size_t open = 0, failed = 0;
-    std::sscanf(line->c_str(), "READY %zu %zu", &open, &failed);
-    r.sessions_open += open;
-  }
+  for (auto& load : loads) r.sessions_open += sessions_opened_by(*load, s.sessions);
   if (s.cost_windows == 0)
     std::printf("[%s] %zu sessions open; steady state for %.3g s\n", strategy.c_str(), r.sessions_open, s.steady_seconds);
   else

@@ -179,6 +179,8 @@ TEST_CASE("a peer that stops reading is closed as write_stalled after write_stal
                                     << config.liveness.write_stall_timeout.count() << " ms)");
 }
 
+namespace {
+
 // A peer whose small receive buffer was set before connecting (so its window is small from
 // the start and its kernel keeps acknowledging), fed a game's stream of 200 B updates, each
 // its own segment, until its window is exactly zero. (One large write would not do it: a
@@ -198,41 +200,47 @@ struct shut_window_session {
     id = session_id{peer.handshake().session_id};
     REQUIRE(log.wait_opened(1));
   }
-  void stream_updates_until_the_window_shuts() {
+  /// Streams updates until the window shuts, then waits for the server to give up.
+  closed_event closed_after_the_updates(clock::time_point& updates_began) {
     const std::vector<std::byte> update(200, std::byte{0x5A});
+    updates_began = clock::now();
     for (int i = 0; i < 60; ++i) {
       REQUIRE_FALSE(game.send(id, update));
       std::this_thread::sleep_for(5ms);
     }
+    REQUIRE(log.wait_closed(1, 8s));
+    const auto closed = log.closed()[0];
+    MESSAGE(to_string(closed.why.reason) << " (" << closed.why.detail.message() << ") "
+                                         << std::chrono::duration_cast<std::chrono::milliseconds>(closed.at - updates_began).count()
+                                         << " ms after the updates began");
+    return closed;
   }
 };
 
-// TCP_USER_TIMEOUT ends answered zero-window probes only from Linux 5.11 on.
-bool kernel_ends_answered_window_probes() {
+// TCP_USER_TIMEOUT ends answered zero-window probes only from Linux 5.11 on: says so when
+// this kernel is older.
+bool skipped_before_linux_5_11() {
   utsname name{};
   int major = 0, minor = 0;
-  if (::uname(&name) != 0 || std::sscanf(name.release, "%d.%d", &major, &minor) != 2) return false;
-  return major > 5 || (major == 5 && minor >= 11);
+  if (::uname(&name) == 0 && std::sscanf(name.release, "%d.%d", &major, &minor) == 2 &&
+      (major > 5 || (major == 5 && minor >= 11)))
+    return false;
+  MESSAGE("skipped: TCP_USER_TIMEOUT ends answered zero-window probes only from Linux 5.11 on");
+  return true;
 }
 
+}  // namespace
+
 TEST_CASE("a peer that keeps beating behind a window it keeps shut is closed as write_stalled when TCP_USER_TIMEOUT gives up on it, not as a peer that timed out") {
-  if (!kernel_ends_answered_window_probes()) {
-    MESSAGE("skipped: TCP_USER_TIMEOUT ends answered zero-window probes only from Linux 5.11 on");
-    return;
-  }
+  if (skipped_before_linux_5_11()) return;
   auto config = fast_server(1);
   config.liveness.user_timeout = 1s;
   config.liveness.write_stall_timeout = 30s;  // far away: only the kernel can act here
   shut_window_session s(config);
   keep_beating beats(s.peer);
-  const auto updates_began = clock::now();
-  s.stream_updates_until_the_window_shuts();
+  clock::time_point updates_began;
+  const auto closed = s.closed_after_the_updates(updates_began);
 
-  REQUIRE(s.log.wait_closed(1, 8s));
-  const auto closed = s.log.closed()[0];
-  MESSAGE(to_string(closed.why.reason) << " (" << closed.why.detail.message() << ") "
-                                       << std::chrono::duration_cast<std::chrono::milliseconds>(closed.at - updates_began).count()
-                                       << " ms after the updates began (TCP_USER_TIMEOUT 1 s)");
   CHECK(closed.why.reason == close_reason::write_stalled);
   CHECK(closed.why.detail.value() == ETIMEDOUT);
   CHECK(closed.at >= updates_began + config.liveness.user_timeout.value());
@@ -242,10 +250,7 @@ TEST_CASE("a peer that keeps beating behind a window it keeps shut is closed as 
 }
 
 TEST_CASE("a hung peer behind a shut window, whose kernel still answers, is closed as user_timeout, not write_stalled") {
-  if (!kernel_ends_answered_window_probes()) {
-    MESSAGE("skipped: TCP_USER_TIMEOUT ends answered zero-window probes only from Linux 5.11 on");
-    return;
-  }
+  if (skipped_before_linux_5_11()) return;
   // dead_after longer than the user timeout, as on a connector that waits out a slow server
   // beat: the kernel gives up first, while the peer is silent but its kernel answers.
   auto config = fast_server(1);
@@ -254,14 +259,9 @@ TEST_CASE("a hung peer behind a shut window, whose kernel still answers, is clos
   config.liveness.user_timeout = 1s;
   config.liveness.write_stall_timeout = 30s;
   shut_window_session s(config);  // hung from the handshake on: no beats, no reads
-  const auto updates_began = clock::now();
-  s.stream_updates_until_the_window_shuts();
+  clock::time_point updates_began;
+  const auto closed = s.closed_after_the_updates(updates_began);
 
-  REQUIRE(s.log.wait_closed(1, 8s));
-  const auto closed = s.log.closed()[0];
-  MESSAGE(to_string(closed.why.reason) << " (" << closed.why.detail.message() << ") "
-                                       << std::chrono::duration_cast<std::chrono::milliseconds>(closed.at - updates_began).count()
-                                       << " ms after the updates began");
   CHECK(closed.why.reason == close_reason::user_timeout);
   CHECK(closed.why.detail.value() == ETIMEDOUT);
   CHECK(closed.at < updates_began + config.liveness.dead_after);  // the kernel, not the heartbeat
