@@ -317,9 +317,15 @@ bool kernel_ends_answered_window_probes() {
   return major > 5 || (major == 5 && minor >= 11);
 }
 
-// The servers' write_stall_timeout: --write-stall-ms, else the library's default.
-std::chrono::milliseconds write_stall_of(const settings& s) {
-  return s.write_stall_ms > 0 ? std::chrono::milliseconds{s.write_stall_ms} : lifeline::liveness_config{}.write_stall_timeout;
+// lifeline's liveness settings as the bench servers get them from these flags; what the
+// library derives from them (server beat, user timeout) is asked of the library.
+lifeline::liveness_config liveness_of(const settings& s) {
+  lifeline::liveness_config l;
+  l.heartbeat_interval = std::chrono::milliseconds{s.heartbeat_ms};
+  l.dead_after = std::chrono::milliseconds{s.dead_after_ms};
+  if (s.server_heartbeat_ms > 0) l.server_heartbeat_interval = std::chrono::milliseconds{s.server_heartbeat_ms};
+  if (s.write_stall_ms > 0) l.write_stall_timeout = std::chrono::milliseconds{s.write_stall_ms};
+  return l;
 }
 
 bool needs_packet_filter(const std::string& fault) { return fault == "blackholed" || fault == "unreachable"; }
@@ -631,11 +637,12 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   }
   std::fflush(stdout);
   // A stalled peer's window shuts within a second or so of the kill; then TCP_USER_TIMEOUT
-  // (lifeline's default, 2 × T) ends the kernel's probes of it, or, where the server's send
-  // buffer fills first, write_stall_timeout runs out. Wait for the later of the two too.
-  const auto window = std::chrono::milliseconds{
-      2 * s.dead_after_ms + 4000 +
-      (s.fault == "stalled" ? std::max<long>(2 * s.dead_after_ms, write_stall_of(s).count()) + 4000 : 0)};
+  // ends the kernel's probes of it, or, where the server's send buffer fills first,
+  // write_stall_timeout runs out. Wait for the later of the two too.
+  const auto liveness = liveness_of(s);
+  const auto stalled_wait = std::max(lifeline::derive_kernel_backstop(liveness).user_timeout, liveness.write_stall_timeout);
+  const auto window = std::chrono::milliseconds{2 * s.dead_after_ms + 4000} +
+                      (s.fault == "stalled" ? stalled_wait + std::chrono::milliseconds{4000} : std::chrono::milliseconds{0});
   pump(servers, window);
   const double detect_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - kill_wall).count();
   r.cpu_detection = 100 * (total_cpu_seconds(servers) - cpu_kill) / detect_elapsed;
@@ -839,7 +846,7 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                      {"keepalive_interval_s", s.keepalive_interval_s}, {"keepalive_count", s.keepalive_count},
                      {"wave_spread_ms", s.waves == 1 ? 0 : s.wave_spread_ms}, {"seed", s.seed},
                      {"jitter_ms", s.jitter_ms}, {"loss", s.loss}, {"stream_bytes", s.stream_bytes},
-                     {"stream_interval_ms", s.stream_interval_ms}, {"write_stall_ms", write_stall_of(s).count()}};
+                     {"stream_interval_ms", s.stream_interval_ms}, {"write_stall_ms", liveness_of(s).write_stall_timeout.count()}};
   std::ofstream csv(fs::path(s.out_dir) / "detection.csv");
   csv << "strategy,sessions,doomed,detected,misses,false_kills,min_ms,p50_ms,p99_ms,max_ms,lateness_p99_ms,"
          "cpu_steady_pct,cpu_detection_pct,rss_per_session,wire_bytes_per_session_second,echo_p99_ms,"
@@ -1025,11 +1032,8 @@ int main(int argc, char** argv) {
   // per interval, at its own phase, so a shorter window (or a fraction of one more) counts
   // some sessions' beats and not others', and a window right after the sessions opened
   // may hold none at all.
-  lifeline::liveness_config as_server;
-  as_server.heartbeat_interval = std::chrono::milliseconds{s.heartbeat_ms};
-  as_server.dead_after = std::chrono::milliseconds{s.dead_after_ms};
-  if (s.server_heartbeat_ms > 0) as_server.server_heartbeat_interval = std::chrono::milliseconds{s.server_heartbeat_ms};
-  const double server_beat_s = std::chrono::duration<double>(lifeline::derive_server_beat(as_server).interval).count();
+  const double server_beat_s =
+      std::chrono::duration<double>(lifeline::derive_server_beat(liveness_of(s)).interval).count();
   if (const double whole = std::ceil(s.steady_seconds / server_beat_s - 1e-9) * server_beat_s;
       whole > s.steady_seconds + 1e-9) {
     std::printf("note: steady-state window %.3g s widened to %.3g s: whole intervals of the server's %.3g s beat\n",
