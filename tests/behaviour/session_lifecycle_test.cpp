@@ -107,9 +107,13 @@ TEST_CASE("heartbeats measure the round-trip time on both sides") {
   client.connect({.address = "127.0.0.1", .port = game.port()});
   REQUIRE(client_log.wait_opened(1));
   // The server's RTT needs a client beat echoing a server beat, and the server beats
-  // every 10 × 100 ms by default.
-  std::this_thread::sleep_for(1500ms);
-  CHECK_FALSE(client.send(client_log.opened()[0], bytes_of("rtt?")));
+  // every 10 × 100 ms by default: ask (the handler reads it) until it has one, with a
+  // deadline a loaded machine cannot miss. Asks 300 ms apart leave the client quiet for
+  // longer than its 100 ms beat, so its beats go on.
+  for (const auto until = clock::now() + 5s; server_rtt_us <= 0 && clock::now() < until;) {
+    CHECK_FALSE(client.send(client_log.opened()[0], bytes_of("rtt?")));
+    std::this_thread::sleep_for(300ms);
+  }
   REQUIRE(server_log.wait_messages(1));
   CHECK(server_rtt_us > 0);
   CHECK(server_rtt_us < 100'000);  // loopback: far below 100 ms
