@@ -27,12 +27,14 @@ const char* game_action(lifeline::close_reason reason) {
     case close_reason::closed_locally:
     case close_reason::shutdown:
       return "player left: free the seat";
+    case close_reason::peer_dropped:
     case close_reason::heartbeat_timeout:
     case close_reason::keepalive_timeout:
     case close_reason::user_timeout:
     case close_reason::peer_reset:
     case close_reason::unreachable:
-      return "network death: keep the seat for a reconnect";
+    case close_reason::slow_frame:
+      return "crash or network death: keep the seat for a reconnect";
     case close_reason::write_stalled:
       return "client not reading: drop it, it cannot keep up";
     case close_reason::protocol_error:
@@ -78,6 +80,17 @@ int main(int argc, char** argv) {
                           std::printf("session %016llx closed: %s%s%s -> %s\n", static_cast<unsigned long long>(id.value),
                                       std::string(lifeline::to_string(why.reason)).c_str(), why.detail ? ", " : "",
                                       why.detail ? why.detail.message().c_str() : "", game_action(why.reason));
+                        },
+                    .on_suspected =
+                        [&](lifeline::session_id id) {
+                          std::lock_guard lock(log);
+                          std::printf("session %016llx suspect: silent a while, sent an urgent beat (connection unstable)\n",
+                                      static_cast<unsigned long long>(id.value));
+                        },
+                    .on_recovered =
+                        [&](lifeline::session_id id) {
+                          std::lock_guard lock(log);
+                          std::printf("session %016llx recovered: heard again\n", static_cast<unsigned long long>(id.value));
                         },
                 });
     server->start();

@@ -120,21 +120,6 @@ void spin_until(time_point t) noexcept {
   return std::to_string(error);
 }
 
-[[nodiscard]] std::string_view to_string(lifeline::close_code code) noexcept {
-  using lifeline::close_code;
-  switch (code) {
-    case close_code::normal: return "normal";
-    case close_code::shutdown: return "shutdown";
-    case close_code::protocol_error: return "protocol_error";
-    case close_code::unsupported_version: return "unsupported_version";
-    case close_code::server_full: return "server_full";
-    case close_code::handshake_timeout: return "handshake_timeout";
-    case close_code::heartbeat_timeout: return "heartbeat_timeout";
-    case close_code::write_stalled: return "write_stalled";
-    case close_code::other: return "other";
-  }
-  return "other";
-}
 
 /// DESIGN.md §4. The packet-filter kinds (blackholed, unreachable) are applied by the
 /// driver; here they only silence the doomed sessions and stamp the kill.

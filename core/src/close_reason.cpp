@@ -22,6 +22,9 @@ std::string_view to_string(close_reason reason) noexcept {
     case close_reason::connect_failed: return "connect_failed";
     case close_reason::socket_error: return "socket_error";
     case close_reason::handler_error: return "handler_error";
+    case close_reason::peer_dropped: return "peer_dropped";
+    case close_reason::peer_shutdown: return "peer_shutdown";
+    case close_reason::slow_frame: return "slow_frame";
   }
   return "unknown";
 }

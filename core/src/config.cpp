@@ -1,5 +1,6 @@
 #include <lifeline/config.hpp>
 #include <lifeline/frame.hpp>
+#include <lifeline/session_id.hpp>
 
 #include <asio/ip/address.hpp>
 
@@ -41,10 +42,25 @@ void validate(const liveness_config& c, const std::string& prefix) {
   if (c.wheel_tick <= std::chrono::milliseconds::zero() || c.wheel_tick > c.heartbeat_interval)
     reject(prefix + "wheel_tick", "must be positive and at most heartbeat_interval, got " + ms(c.wheel_tick));
   if (c.max_expiries_per_turn == 0) reject(prefix + "max_expiries_per_turn", "must be at least 1");
+  if (c.suspect_after && (*c.suspect_after <= c.heartbeat_interval || *c.suspect_after >= c.dead_after))
+    reject(prefix + "suspect_after", "must lie between heartbeat_interval (" + ms(c.heartbeat_interval) +
+                                         ") and dead_after (" + ms(c.dead_after) + "), got " + ms(*c.suspect_after));
+  if (c.frame_timeout && (*c.frame_timeout <= std::chrono::milliseconds::zero() || *c.frame_timeout > std::chrono::hours{24}))
+    reject(prefix + "frame_timeout", "must be positive and at most 24 h, got " + ms(*c.frame_timeout));
+  if (c.stall_threshold && *c.stall_threshold <= std::chrono::milliseconds::zero())
+    reject(prefix + "stall_threshold", "must be positive, got " + ms(*c.stall_threshold));
+  if (c.stall_release_rate == 0) reject(prefix + "stall_release_rate", "must be at least 1 per second");
   if (c.server_heartbeat_interval &&
       (*c.server_heartbeat_interval < c.wheel_tick || *c.server_heartbeat_interval > std::chrono::hours{1}))
     reject(prefix + "server_heartbeat_interval",
            "must be in [wheel_tick (" + ms(c.wheel_tick) + "), 1 h], got " + ms(*c.server_heartbeat_interval));
+}
+
+// A shard addresses at most 2^24 slots (session_id.hpp), 1,024 of them always kept free.
+void check_max_sessions(std::size_t max_sessions) {
+  constexpr std::size_t most = std::size_t{session_id::max_slot} + 1 - 1024;
+  if (max_sessions == 0 || max_sessions > most)
+    reject("max_sessions", "must be in [1, " + std::to_string(most) + "], got " + std::to_string(max_sessions));
 }
 
 }  // namespace
@@ -54,16 +70,14 @@ void server_config::validate() const {
   asio::ip::make_address(listen_address, ec);
   if (ec) reject("listen_address", "not a numeric IP address: '" + listen_address + "'");
   if (worker_threads > 256) reject("worker_threads", "must be at most 256, got " + std::to_string(worker_threads));
-  if (max_sessions == 0 || max_sessions > (std::size_t{1} << 31))
-    reject("max_sessions", "must be in [1, 2^31], got " + std::to_string(max_sessions));
+  check_max_sessions(max_sessions);
   lifeline::validate(liveness, "liveness.");
 }
 
 void connector_config::validate() const {
   if (worker_threads == 0 || worker_threads > 256)
     reject("worker_threads", "must be in [1, 256], got " + std::to_string(worker_threads));
-  if (max_sessions == 0 || max_sessions > (std::size_t{1} << 31))
-    reject("max_sessions", "must be in [1, 2^31], got " + std::to_string(max_sessions));
+  check_max_sessions(max_sessions);
   if (connect_timeout <= std::chrono::milliseconds::zero())
     reject("connect_timeout", "must be positive, got " + ms(connect_timeout));
   if (reconnect.initial_delay <= std::chrono::milliseconds::zero())
@@ -95,6 +109,12 @@ kernel_backstop derive_kernel_backstop(const liveness_config& c) noexcept {
   b.user_timeout_enabled = c.user_timeout_enabled;
   b.user_timeout = c.user_timeout.value_or(2 * c.dead_after);
   return b;
+}
+
+evidence_rules derive_evidence_rules(const liveness_config& c) noexcept {
+  return {.suspect_after = c.suspect_after.value_or((c.heartbeat_interval + c.dead_after) / 2),
+          .frame_timeout = c.frame_timeout.value_or(c.dead_after),
+          .stall_threshold = c.stall_threshold.value_or(std::max(milliseconds{1}, (c.dead_after - c.heartbeat_interval) / 4))};
 }
 
 }  // namespace lifeline

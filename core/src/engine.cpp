@@ -128,7 +128,7 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
     // (its on_closed runs before send returns), which the caller hears as queue_full.
     auto* target = s->find(id);
     if (target == nullptr || !target->send_message(message, s->now())) return session_error::unknown_session;
-    return target->state() == session_state::open ? std::error_code{} : make_error_code(session_error::queue_full);
+    return target->is_open() ? std::error_code{} : make_error_code(session_error::queue_full);
   }
   // Bound what game threads can have in flight to one session, as its write queue is
   // bounded: a peer that stops reading must cost an error here, not unbounded memory.

@@ -7,45 +7,11 @@
 #include <lifeline/frame_error.hpp>
 
 #include <asio/error.hpp>
-#include <asio/write.hpp>
 
 #include <algorithm>
-#include <cerrno>
 
 namespace lifeline::detail {
 namespace {
-
-
-// Reasons for which the peer is gone or unable to listen: no close frame, no flushing.
-bool peer_is_gone(close_reason r) noexcept {
-  switch (r) {
-    case close_reason::peer_closed:
-    case close_reason::heartbeat_timeout:
-    case close_reason::keepalive_timeout:
-    case close_reason::user_timeout:
-    case close_reason::peer_reset:
-    case close_reason::unreachable:
-    case close_reason::write_stalled:
-    case close_reason::connect_failed:
-    case close_reason::socket_error:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// The reason to report when the peer closes with a close frame: its own words where they
-// name something the game can act on (a connector refused by a full server), else
-// peer_closed.
-close_info reason_for_peer_close(close_code code) noexcept {
-  switch (code) {
-    case close_code::server_full: return {close_reason::server_full, {}};
-    case close_code::handshake_timeout: return {close_reason::handshake_timeout, {}};
-    case close_code::protocol_error: return {close_reason::protocol_error, {}};
-    case close_code::unsupported_version: return {close_reason::protocol_error, frame_error::unsupported_protocol_version};
-    default: return {close_reason::peer_closed, {}};
-  }
-}
 
 close_code wire_code_for(const close_info& why) noexcept {
   switch (why.reason) {
@@ -55,16 +21,24 @@ close_code wire_code_for(const close_info& why) noexcept {
                                                                      : close_code::protocol_error;
     case close_reason::handshake_timeout: return close_code::handshake_timeout;
     case close_reason::server_full: return close_code::server_full;
+    case close_reason::heartbeat_timeout: return close_code::heartbeat_timeout;
+    case close_reason::slow_frame: return close_code::slow_frame;
     default: return close_code::normal;
   }
 }
-
-constexpr int max_reads_per_wakeup = 4;               // fairness between a shard's sessions
 
 // Asio reports errno values in its own category, which does not compare equal to
 // std::errc in Asio 1.22; the game gets std::system_category(), so it needs no Asio.
 std::error_code portable(std::error_code ec) noexcept {
   return ec.category() == asio::system_category() ? std::error_code(ec.value(), std::system_category()) : ec;
+}
+
+// Halfway between the peer's beat interval and the silence allowed it, unless the game
+// set a value that lies between them.
+std::chrono::milliseconds suspicion_after(std::chrono::milliseconds peer_interval, std::chrono::milliseconds dead_after,
+                                          const std::optional<std::chrono::milliseconds>& configured) noexcept {
+  if (configured && *configured > peer_interval && *configured < dead_after) return *configured;
+  return (peer_interval + dead_after) / 2;
 }
 
 }  // namespace
@@ -74,6 +48,7 @@ std::string_view to_string(session_state s) noexcept {
     case session_state::connecting: return "connecting";
     case session_state::handshaking: return "handshaking";
     case session_state::open: return "open";
+    case session_state::suspect: return "suspect";
     case session_state::closing: return "closing";
     case session_state::closed: return "closed";
   }
@@ -94,9 +69,8 @@ session::session(shard& owner, session_id id, session_role role, asio::ip::tcp::
       // A server beats at its own rate; a client at its own until the welcome says otherwise.
       heartbeat_interval_(role == session_role::server ? derive_server_beat(owner.config()).interval
                                                        : owner.config().heartbeat_interval),
-      dead_after_(owner.config().dead_after) {}
-
-bool session::heartbeats_on() const noexcept { return shard_.config().heartbeats; }
+      dead_after_(owner.config().dead_after),
+      suspect_after_(owner.evidence().suspect_after) {}
 
 void session::start_server(time_point now) {
   std::error_code ec;
@@ -137,58 +111,18 @@ void session::on_connected(std::error_code ec, time_point now) {
   rearm(now);  // from the connect deadline to the handshake deadline
 }
 
-// --- reading ---------------------------------------------------------------------------
-
-void session::wait_readable() {
-  if (read_waiting_ || state_ >= session_state::closed) return;
-  read_waiting_ = true;
-  ++pending_handlers_;
-  // Wait for readability rather than reading into a buffer of our own: an idle session
-  // holds no read buffer; the bytes land in the shard's one buffer when they arrive.
-  socket_.async_wait(asio::ip::tcp::socket::wait_read, [this](std::error_code ec) {
-    --pending_handlers_;
-    read_waiting_ = false;
-    on_readable(ec);
-    handler_done();
-  });
-}
-
-void session::on_readable(std::error_code ec) {
-  if (state_ >= session_state::closed || ec == asio::error::operation_aborted) return;
-  const auto now = shard_.now();
-  if (state_ == session_state::closing) return drain_until_peer_closes();
-  if (ec) return close_with(classify(ec), now);
-  const auto buffer = shard_.read_buffer();
-  for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
-    const std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
-    if (ec == asio::error::would_block) break;
-    if (ec) {
-      if (ec == asio::error::eof && decoder_.finish() == frame_error::truncated_frame)
-        return close_with({close_reason::peer_closed, frame_error::truncated_frame}, now);
-      return close_with(classify(ec), now);
-    }
-    auto& stats = shard_.counters();
-    stats.bytes_received += n;
-    // Bytes of a frame still arriving prove the peer alive too: a large frame on a slow
-    // link must not look like silence.
-    last_heard_ = now;
-    sent_since_heard_ = false;
-    decoder_.feed(std::span<const std::byte>(buffer.data(), n));
-    std::error_code frame_ec;
-    while (auto f = decoder_.next(frame_ec)) {
-      ++stats.frames_received;
-      if (!handle_frame(*f, now)) return;
-    }
-    if (frame_ec) return close_with({close_reason::protocol_error, frame_ec}, now);
-    if (n < buffer.size()) break;  // drained what the kernel had
-  }
-  if (state_ < session_state::closed) wait_readable();
-}
+// --- frames ------------------------------------------------------------------------------
 
 bool session::handle_frame(const frame& f, time_point now) {
-  // Any frame proves the peer alive: one timestamp store, no timer work.
+  // Any complete frame proves the peer alive: one timestamp store, no timer work.
   last_heard_ = now;
   sent_since_heard_ = false;
+  conviction_deferred_ = false;     // any deferral or paced release belonged to a silence now over
+  released_at_ = time_point::max();
+  if (state_ == session_state::suspect) {
+    leave_suspect();  // the game hears of it before the frame that proved it
+    if (state_ != session_state::open) return false;
+  }
   const bool expecting_handshake = state_ == session_state::handshaking;
   std::visit(overloaded{
                  [&](const hello_frame& h) {
@@ -200,17 +134,17 @@ bool session::handle_frame(const frame& f, time_point now) {
                    else close_with({close_reason::protocol_error, frame_error::unexpected_frame}, now);
                  },
                  [&](const beat_frame& b) {
-                   if (state_ == session_state::open) on_beat(b, now);
+                   if (is_open()) on_beat(b, now);
                    else if (expecting_handshake) close_with({close_reason::protocol_error, frame_error::unexpected_frame}, now);
                  },
                  [&](const data_frame& d) {
-                   if (state_ == session_state::open) shard_.notify_message(*this, d.payload);
+                   if (is_open()) shard_.notify_message(*this, d.payload);
                    else if (expecting_handshake) close_with({close_reason::protocol_error, frame_error::unexpected_frame}, now);
                  },
-                 [&](const close_frame& c) { close_with(reason_for_peer_close(c.code), now); },
+                 [&](const close_frame& c) { close_as(reason_for_peer_close(c.code), farewell::none, now); },
              },
              f);
-  return state_ == session_state::open || state_ == session_state::handshaking;
+  return is_open() || state_ == session_state::handshaking;
 }
 
 void session::on_hello(const hello_frame&, time_point now) {
@@ -232,10 +166,14 @@ void session::on_welcome(const welcome_frame& welcome, time_point now) {
   if (welcome.heartbeat_interval.count() > 0 && welcome.dead_after > welcome.heartbeat_interval) {
     heartbeat_interval_ = welcome.heartbeat_interval;
     dead_after_ = welcome.dead_after;
+    auto peer_interval = welcome.heartbeat_interval;
     // A server that beats at its own rate says how long to wait it out; anything that
     // would call a punctual server dead is ignored.
-    if (welcome.server_heartbeat_interval.count() > 0 && welcome.server_dead_after > welcome.server_heartbeat_interval)
+    if (welcome.server_heartbeat_interval.count() > 0 && welcome.server_dead_after > welcome.server_heartbeat_interval) {
+      peer_interval = welcome.server_heartbeat_interval;
       dead_after_ = welcome.server_dead_after;
+    }
+    suspect_after_ = suspicion_after(peer_interval, dead_after_, shard_.config().suspect_after);
   }
   enter_open(now);
 }
@@ -256,167 +194,64 @@ void session::on_beat(const beat_frame& beat, time_point now) {
     const auto sample = lifeline::round_trip_time(beat, to_wire_timestamp(now));
     if (sample.count() >= 0) rtt_ = sample;
   }
+  if (beat.urgent) send_beat(now);  // the peer finds us suspect: answer at once
 }
 
-// --- writing ---------------------------------------------------------------------------
-
 bool session::send_message(std::span<const std::byte> payload, time_point now) {
-  if (state_ != session_state::open) return false;
+  if (!is_open()) return false;
   send_frame(data_frame{.payload = payload}, now);
   return true;
 }
 
-void session::send_beat(time_point now) {
-  const auto held = peer_sent_at_ == wire_timestamp{}
-                        ? std::chrono::microseconds{0}
-                        : std::chrono::duration_cast<std::chrono::microseconds>(now - peer_beat_received_);
-  send_frame(beat_frame{.sent_at = to_wire_timestamp(now), .echo_of_peer = peer_sent_at_, .held_for = held}, now);
-  ++shard_.counters().heartbeats_sent;
-}
+// --- closing -------------------------------------------------------------------------------
 
-void session::send_frame(const frame& f, time_point now) {
-  std::error_code ec;
-  const auto bytes = shard_.encoder().encode(f, ec);
-  if (ec) return;  // only a message above max_frame_size; the engine refuses those first
-  const auto& cfg = shard_.config();
-  if (outbound_.size() - outbound_sent_ + bytes.size() > cfg.write_queue_limit)
-    return close_with({close_reason::write_stalled, std::make_error_code(std::errc::no_buffer_space)}, now);
-  if (outbound_sent_ == outbound_.size()) {
-    outbound_.clear();
-    outbound_sent_ = 0;
-    write_progress_ = now;  // the stall clock starts when the queue becomes non-empty
-  } else if (outbound_sent_ >= outbound_.size() / 2) {
-    // A peer that reads steadily but slower than we write never lets the queue drain:
-    // drop the written prefix so the buffer holds only what is unsent.
-    outbound_.erase(outbound_.begin(), outbound_.begin() + static_cast<std::ptrdiff_t>(outbound_sent_));
-    outbound_sent_ = 0;
-  }
-  outbound_.insert(outbound_.end(), bytes.begin(), bytes.end());
-  last_sent_ = now;
-  sent_since_heard_ = true;
-  auto& stats = shard_.counters();
-  ++stats.frames_sent;
-  stats.bytes_sent += bytes.size();
-  if (!write_waiting_) flush(now);
-}
-
-// Writes what the socket takes now; waits for writability for the rest.
-void session::flush(time_point now) {
-  while (outbound_sent_ < outbound_.size()) {
-    std::error_code ec;
-    const auto n = socket_.write_some(asio::buffer(outbound_.data() + outbound_sent_, outbound_.size() - outbound_sent_), ec);
-    if (ec == asio::error::would_block) {
-      if (!write_waiting_ && state_ == session_state::open) {
-        wait_writable();
-        rearm(now);  // the write-stall deadline now applies
-      } else {
-        wait_writable();
-      }
-      return;
+// The peer's close frame is its word: before the handshake completed it may explain a
+// refused attempt (server_full, handshake_timeout, a version we cannot speak); after it,
+// it is a quit (peer_closed) or a shutdown (peer_shutdown), with the code as the detail,
+// never a reason the game would read as "never opened".
+close_info session::reason_for_peer_close(close_code code) const noexcept {
+  const std::error_code said = make_error_code(code);
+  if (code == close_code::shutdown) return {close_reason::peer_shutdown, said};
+  if (!opened_) {
+    switch (code) {
+      case close_code::server_full: return {close_reason::server_full, said};
+      case close_code::handshake_timeout: return {close_reason::handshake_timeout, said};
+      case close_code::protocol_error: return {close_reason::protocol_error, said};
+      case close_code::unsupported_version: return {close_reason::protocol_error, frame_error::unsupported_protocol_version};
+      default: break;
     }
-    if (ec) {
-      if (state_ == session_state::closing) return enter_closed();
-      return close_with(classify(ec), now);
-    }
-    outbound_sent_ += n;
-    write_progress_ = now;
   }
-  // Drained: give the buffer back, so an idle session holds none (a heartbeat costs one
-  // small allocation per interval instead of a buffer kept for the session's life).
-  std::vector<std::byte>().swap(outbound_);
-  outbound_sent_ = 0;
-  if (state_ == session_state::closing) {
-    // All said: half-close, then read until the peer closes too (or the flush deadline).
-    // Closing with its last frames unread would make our kernel send RST, and an RST can
-    // destroy the close frame before the peer's application has read it.
-    std::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    drain_until_peer_closes();
-  }
+  return {close_reason::peer_closed, said};
 }
 
-void session::drain_until_peer_closes() {
-  const auto buffer = shard_.read_buffer();
-  for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
-    std::error_code ec;
-    socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
-    if (ec == asio::error::would_block) break;
-    if (ec) return enter_closed();  // EOF (the peer closed) or the connection is gone
+// What to say to the peer when we close for `reason` (close_with; a peer's own close
+// frame takes another path, reason_for_peer_close).
+session::farewell session::farewell_for(close_reason reason, bool was_live) noexcept {
+  using enum close_reason;
+  switch (reason) {
+    case peer_closed:
+    case peer_shutdown:
+    case peer_dropped:
+      return farewell::none;  // it hung up: nothing to say, a plain FIN back
+    case heartbeat_timeout:
+    case slow_frame:
+      // Convicted on our evidence, yet it may be alive (hung, then resumed): tell it why.
+      return was_live ? farewell::last_word : farewell::abort;
+    case keepalive_timeout:
+    case user_timeout:
+    case peer_reset:
+    case unreachable:
+    case write_stalled:
+    case connect_failed:
+    case socket_error:
+      return farewell::abort;  // the connection is dead, or the peer cannot take a frame
+    default:
+      return was_live ? farewell::graceful : farewell::abort;
   }
-  wait_readable();  // more later; the flush deadline bounds the wait
 }
-
-void session::wait_writable() {
-  if (write_waiting_) return;
-  write_waiting_ = true;
-  ++pending_handlers_;
-  socket_.async_wait(asio::ip::tcp::socket::wait_write, [this](std::error_code ec) {
-    --pending_handlers_;
-    write_waiting_ = false;
-    if (state_ < session_state::closed && ec != asio::error::operation_aborted) {
-      if (ec) {
-        if (state_ == session_state::closing) enter_closed();
-        else close_with(classify(ec), shard_.now());
-      } else {
-        flush(shard_.now());
-      }
-    }
-    handler_done();
-  });
-}
-
-// --- deadlines -------------------------------------------------------------------------
-
-void session::on_deadline(time_point now) {
-  const auto& cfg = shard_.config();
-  switch (state_) {
-    case session_state::connecting:
-      if (now >= stage_deadline_) return close_with({close_reason::connect_failed, std::make_error_code(std::errc::timed_out)}, now);
-      break;
-    case session_state::handshaking:
-      if (now >= stage_deadline_) return close_with({close_reason::handshake_timeout, {}}, now);
-      break;
-    case session_state::open:
-      if (heartbeats_on() && now >= last_heard_ + dead_after_) {
-        shard_.counters().heartbeat_timeout_lateness.record(now - (last_heard_ + dead_after_));
-        return close_with({close_reason::heartbeat_timeout, {}}, now);
-      }
-      if (outbound_sent_ < outbound_.size() && now >= write_progress_ + cfg.write_stall_timeout)
-        return close_with({close_reason::write_stalled, {}}, now);
-      if (heartbeats_on() && now >= last_sent_ + heartbeat_interval_) send_beat(now);
-      break;
-    case session_state::closing:
-      if (now >= stage_deadline_) return enter_closed();  // could not flush in time
-      break;
-    case session_state::closed:
-      return;
-  }
-  if (state_ < session_state::closed) rearm(now);
-}
-
-void session::rearm(time_point now) {
-  time_point next = time_point::max();
-  switch (state_) {
-    case session_state::connecting:
-    case session_state::handshaking:
-    case session_state::closing:
-      next = stage_deadline_;
-      break;
-    case session_state::open:
-      if (heartbeats_on()) next = std::min(last_heard_ + dead_after_, last_sent_ + heartbeat_interval_);
-      if (outbound_sent_ < outbound_.size()) next = std::min(next, write_progress_ + shard_.config().write_stall_timeout);
-      break;
-    case session_state::closed:
-      return;
-  }
-  if (next == time_point::max()) return shard_.cancel(deadline_);
-  shard_.schedule(deadline_, std::max(next, now));
-}
-
-// --- closing ---------------------------------------------------------------------------
 
 close_info session::classify(std::error_code ec) noexcept {
-  if (ec == asio::error::eof) return {close_reason::peer_closed, ec};
+  if (ec == asio::error::eof) return {close_reason::peer_dropped, {}};  // EOF without a close frame
   ec = portable(ec);
   if (ec == std::errc::connection_reset || ec == std::errc::broken_pipe) return {close_reason::peer_reset, ec};
   if (ec == std::errc::host_unreachable || ec == std::errc::network_unreachable) return {close_reason::unreachable, ec};
@@ -449,19 +284,31 @@ close_info session::classify(std::error_code ec) noexcept {
 }
 
 void session::close_with(close_info why, time_point now) {
+  close_as(why, farewell_for(why.reason, is_open() || state_ == session_state::handshaking), now);
+}
+
+void session::close_as(close_info why, farewell how, time_point now) {
   if (state_ >= session_state::closing) return;
   why_closed_ = why;
   why_closed_.last_heard = last_heard_;
-  ++shard_.counters().closes_by_reason[static_cast<std::size_t>(why.reason) & 15u];
-  const bool was_live = state_ == session_state::open || state_ == session_state::handshaking;
+  auto& stats = shard_.counters();
+  ++stats.closes_by_reason[static_cast<std::size_t>(why.reason) % close_reason_count];
+  if (state_ == session_state::suspect) --stats.sessions_suspect;
   state_ = session_state::closing;
   shard_.notify_closed(*this);
   if (state_ != session_state::closing) return;  // the game's handler cannot close twice, but be sure
 
-  if (why.reason == close_reason::peer_closed) return enter_closed();  // it said goodbye: a plain close
-  if (peer_is_gone(why.reason) || !was_live) {
-    make_close_abortive(socket_.native_handle());  // nobody to say goodbye to: free it at once
-    return enter_closed();
+  switch (how) {
+    case farewell::none:
+      return enter_closed();
+    case farewell::last_word:
+      say_last_word(why);
+      [[fallthrough]];
+    case farewell::abort:
+      make_close_abortive(socket_.native_handle());  // nobody to say goodbye to: free it at once
+      return enter_closed();
+    case farewell::graceful:
+      break;
   }
   // The peer may still be listening: tell it why, flush, then close gracefully.
   stage_deadline_ = now + shard_.flush_timeout();
@@ -476,6 +323,16 @@ void session::close_with(close_info why, time_point now) {
   }
   if (!write_waiting_) flush(now);
   if (state_ == session_state::closing) rearm(now);
+}
+
+// A peer we convict may be alive after all (a process stopped, then resumed): one
+// non-blocking write of a close frame naming why, so it learns more than "reset". Only
+// between frames: with part of a frame already on the wire, a close frame would not parse.
+void session::say_last_word(const close_info& why) noexcept {
+  if (outbound_sent_ != outbound_.size()) return;
+  std::error_code ec;
+  const auto bytes = shard_.encoder().encode(close_frame{.code = wire_code_for(why), .detail = to_string(why.reason)}, ec);
+  if (!ec) socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);  // whatever it takes, once
 }
 
 void session::hurry_close(time_point deadline) {

@@ -2,21 +2,28 @@
 //
 // The state machine, each transition a named verb:
 //
-//   handshaking --(hello / welcome)--> open --(close_with)--> closing --(flushed or
-//   deadline)--> closed --(no handler pending)--> reclaimed by the shard
-//   handshaking ------------------------(close_with)------------^
+//   handshaking --(hello / welcome)--> open <--(heard: leave_suspect)--> suspect
+//        |                               |  --(silent suspect_after: enter_suspect)-->  |
+//        |                               +---------------(close_with)------------------+
+//        +--------------(close_with)---> closing --(flushed or deadline)--> closed
+//                                        --(no handler pending)--> reclaimed by the shard
 //
 // `closing` keeps the socket only to flush a close frame (and what the game queued) to a
 // peer that is still there, half-close, and read until the peer closes too; a peer known
-// dead goes straight to closed. A close that could not flush in time is abortive (RST). Room is left for `suspect` and `lingering` (session resume) between open and
-// closing.
+// dead goes straight to closed. A close that could not flush in time is abortive (RST).
+// Room is left for `lingering` (session resume) between suspect and closing.
 //
-// Liveness costs one timer-wheel entry per session. Inbound frames only store
+// Liveness costs one timer-wheel entry per session. Complete inbound frames only store
 // last_heard_; the entry fires at the earliest of: next heartbeat to send (last_sent_ +
-// H), death (last_heard_ + T), handshake deadline, write-stall deadline, flush deadline;
-// on_deadline() acts on whatever is due and re-arms for the next.
+// H), suspicion (last_heard_ + suspect_after), conviction (last_heard_ + T, or, while a
+// frame is arriving, its first byte + frame_timeout; either moved later by any stall of
+// our own since), a paced release, handshake, write-stall and flush deadlines;
+// on_deadline() acts on whatever is due and re-arms for the next. A conviction rests on
+// evidence (session_liveness.cpp): bytes waiting unread in the socket are read first.
 //
-// All members are touched only on the owning shard's thread.
+// The code is split by concept: session.cpp (lifecycle, handshake, frames, closing),
+// session_io.cpp (reading and writing), session_liveness.cpp (deadlines, suspicion,
+// convictions). All members are touched only on the owning shard's thread.
 #pragma once
 
 #include <lifeline/close_reason.hpp>
@@ -40,7 +47,7 @@ namespace lifeline::detail {
 
 class shard;
 
-enum class session_state : std::uint8_t { connecting, handshaking, open, closing, closed };
+enum class session_state : std::uint8_t { connecting, handshaking, open, suspect, closing, closed };
 [[nodiscard]] std::string_view to_string(session_state s) noexcept;
 
 enum class session_role : std::uint8_t { server, client };
@@ -70,6 +77,8 @@ class session {
 
   [[nodiscard]] session_id id() const noexcept { return id_; }
   [[nodiscard]] session_state state() const noexcept { return state_; }
+  /// Open for the game's messages: open, or suspect (open, with a peer silent a while).
+  [[nodiscard]] bool is_open() const noexcept { return state_ == session_state::open || state_ == session_state::suspect; }
   [[nodiscard]] bool is_reclaimable() const noexcept { return state_ == session_state::closed && pending_handlers_ == 0; }
   [[nodiscard]] std::chrono::microseconds round_trip_time() const noexcept { return rtt_; }
   [[nodiscard]] int native_handle() noexcept { return socket_.native_handle(); }
@@ -87,25 +96,58 @@ class session {
   std::unique_ptr<client_side> client;
 
  private:
-  void on_deadline(time_point now);
-  void rearm(time_point now);
-  void wait_readable();
-  void on_readable(std::error_code ec);
+  // What to say to the peer on closing.
+  enum class farewell : std::uint8_t {
+    none,       // it said goodbye (close frame) or hung up (EOF): answer with a plain FIN
+    abort,      // gone, or unable to listen: RST at once, nothing said
+    last_word,  // convicted, though perhaps alive: one non-blocking try at a close frame, then RST
+    graceful,   // ours to end: a close frame after what is queued, flushed, then FIN
+  };
+
+  // session.cpp: lifecycle, handshake, frames, closing
+  void on_connected(std::error_code ec, time_point now);
   bool handle_frame(const frame& f, time_point now);  // false: stop reading (closed)
   void on_hello(const hello_frame& hello, time_point now);
   void on_welcome(const welcome_frame& welcome, time_point now);
   void on_beat(const beat_frame& beat, time_point now);
+  void enter_open(time_point now);
+  [[nodiscard]] static farewell farewell_for(close_reason reason, bool was_live) noexcept;
+  void close_as(close_info why, farewell how, time_point now);
+  void say_last_word(const close_info& why) noexcept;
+  void enter_closed();
+  [[nodiscard]] close_info classify(std::error_code ec) noexcept;
+  [[nodiscard]] close_info reason_for_peer_close(close_code code) const noexcept;
+  void handler_done();
+
+  // session_io.cpp: reading and writing
+  enum class read_outcome : std::uint8_t { drained, more_waiting, stopped };
+  void wait_readable();
+  void on_readable(std::error_code ec);
+  read_outcome read_available(time_point now);
+  read_outcome read_frames(time_point now);
+  void close_after_write_error(std::error_code ec, time_point now);
+  void note_frame_progress(time_point now);
+  void continue_reading_soon();
   void send_frame(const frame& f, time_point now);
-  void send_beat(time_point now);
+  void send_beat(time_point now, bool urgent = false);
   void flush(time_point now);
   void drain_until_peer_closes();
   void wait_writable();
-  void on_connected(std::error_code ec, time_point now);
-  void enter_open(time_point now);
-  void enter_closed();
-  [[nodiscard]] close_info classify(std::error_code ec) noexcept;
+
+  // session_liveness.cpp: deadlines, suspicion, convictions
+  void on_deadline(time_point now);
+  void rearm(time_point now);
+  [[nodiscard]] bool frame_in_progress() const noexcept { return frame_started_ != time_point::max(); }
+  /// When the peer is dead unless heard: last_heard_ + T, or while a frame is arriving its
+  /// first byte + frame_timeout; plus any stall of ours since. max() with heartbeats off
+  /// and no frame arriving.
+  [[nodiscard]] time_point conviction_deadline() const noexcept;
+  [[nodiscard]] time_point suspicion_deadline() const noexcept;
+  void convict(close_reason reason, time_point now);
+  bool heard_in_waiting_bytes(time_point now);
+  void enter_suspect(time_point now);
+  void leave_suspect();
   [[nodiscard]] bool heartbeats_on() const noexcept;
-  void handler_done();
 
   shard& shard_;
   session_id id_;
@@ -114,20 +156,26 @@ class session {
   bool opened_ = false;
   bool read_waiting_ = false;
   bool write_waiting_ = false;
-  bool sent_since_heard_ = false;  // anything sent since the peer was last heard from
-  int pending_handlers_ = 0;       // Asio handlers that still hold `this`
+  bool reading_ = false;            // inside read_available(): the decoder is mid-chunk
+  bool sent_since_heard_ = false;   // anything sent since the peer was last heard from
+  bool conviction_deferred_ = false;  // a stall of ours pushed this silence's conviction later (counted once)
+  int pending_handlers_ = 0;        // Asio handlers that still hold `this`
+  int write_failed_with_ = 0;       // errno of a write that failed inside the read loop (see close_after_write_error)
   asio::ip::tcp::socket socket_;
   frame_decoder decoder_;
   timer_entry deadline_ = timer_entry::calling<&session::on_deadline>(this);
 
-  time_point last_heard_;
+  time_point last_heard_;           // the last complete frame (only complete frames prove life)
   time_point last_sent_;
-  time_point stage_deadline_;      // handshake (connecting, handshaking) or flush (closing)
-  time_point write_progress_;      // when the write queue last moved (or became non-empty)
+  time_point frame_started_ = time_point::max();  // first byte of the frame still arriving; max(): none
+  time_point released_at_ = time_point::max();    // a paced conviction's reserved time; max(): none
+  time_point stage_deadline_;       // handshake (connecting, handshaking) or flush (closing)
+  time_point write_progress_;       // when the write queue last moved (or became non-empty)
   std::chrono::milliseconds heartbeat_interval_;
   std::chrono::milliseconds dead_after_;
+  std::chrono::milliseconds suspect_after_;
 
-  wire_timestamp peer_sent_at_;    // the peer's last beat, echoed in ours
+  wire_timestamp peer_sent_at_;     // the peer's last beat, echoed in ours
   time_point peer_beat_received_;
   std::chrono::microseconds rtt_{0};
 

@@ -9,6 +9,7 @@
 #include <asio/socket_base.hpp>
 
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <random>
 
@@ -40,14 +41,15 @@ shard::shard(engine& owner, unsigned index, session_role role, std::size_t capac
       index_(index),
       role_(role),
       wheel_(clock::now(), owner.liveness().wheel_tick),
+      evidence_(derive_evidence_rules(owner.liveness())),
+      stalls_(evidence_.stall_threshold),
+      pacer_(owner.liveness().stall_release_rate),
       encoder_(owner.liveness().max_frame_size + 64),  // room for framing around a full message
       read_buffer_(read_buffer_size),
-      sessions_(capacity),
-      generations_(capacity, 1),
-      live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(capacity)),
-      in_transit_(std::make_unique<std::atomic<std::size_t>[]>(capacity)) {
-  free_slots_.reserve(capacity);
-  for (std::size_t i = capacity; i-- > 0;) free_slots_.push_back(static_cast<std::uint32_t>(i));
+      slots_(index, capacity),
+      sessions_(slots_.capacity()),
+      live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(slots_.capacity())),
+      in_transit_(std::make_unique<std::atomic<std::size_t>[]>(slots_.capacity())) {
   work_.emplace(io_.get_executor());
 }
 
@@ -107,7 +109,8 @@ void shard::on_accepted(std::error_code ec, asio::ip::tcp::socket socket) {
     return;
   }
   const bool admitted = engine_.try_admit();
-  if (!admitted || free_slots_.empty()) {
+  const auto id = admitted ? slots_.acquire() : std::nullopt;
+  if (!id) {
     // Full: tell the peer why, best effort, and hang up. The game never saw this session.
     std::error_code ignored;
     const auto bytes = encoder_.encode(close_frame{.code = close_code::server_full, .detail = "server full"}, ignored);
@@ -116,22 +119,19 @@ void shard::on_accepted(std::error_code ec, asio::ip::tcp::socket socket) {
     socket.close(ignored);
     ++stats_.closes_by_reason[static_cast<std::size_t>(close_reason::server_full)];
     if (admitted) engine_.release_admission();
-  } else if (auto* s = adopt(std::move(socket), session_role::server, nullptr)) {
-    s->start_server(now());
+  } else {
+    adopt(*id, std::move(socket), session_role::server, nullptr).start_server(now());
   }
   accept();
 }
 
-session* shard::adopt(asio::ip::tcp::socket socket, session_role role, void* context) {
-  const auto slot = free_slots_.back();
-  free_slots_.pop_back();
-  const auto id = session_id::make(index_, generations_[slot], slot);
+session& shard::adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context) {
+  const auto slot = id.slot();
   sessions_[slot] = std::make_unique<session>(*this, id, role, std::move(socket), now());
   sessions_[slot]->user_context = context;
   live_ids_[slot].store(id.value, std::memory_order_release);
-  ++live_count_;
   ++stats_.sessions_open;
-  return sessions_[slot].get();
+  return *sessions_[slot];
 }
 
 // --- connecting ----------------------------------------------------------------------------
@@ -139,17 +139,18 @@ session* shard::adopt(asio::ip::tcp::socket socket, session_role role, void* con
 void shard::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context,
                     unsigned attempt) {
   if (shutting_down_) return;
-  if (free_slots_.empty()) return;  // capacity per shard is max_sessions: admission fails first
+  const auto id = slots_.acquire();
+  if (!id) return;  // capacity per shard is max_sessions: admission fails first
   if (!engine_.try_admit()) {
     // Report the refusal like any failed attempt, so the caller hears of it.
-    auto* s = adopt(asio::ip::tcp::socket(io_), session_role::client, context);
+    auto& s = adopt(*id, asio::ip::tcp::socket(io_), session_role::client, context);
     engine_.try_admit_anyway();
-    s->close_with({close_reason::server_full, {}}, now());
+    s.close_with({close_reason::server_full, {}}, now());
     return;
   }
-  auto* s = adopt(asio::ip::tcp::socket(io_), session_role::client, context);
-  s->client = std::make_unique<session::client_side>(session::client_side{remote, local, attempt});
-  s->start_client(now());
+  auto& s = adopt(*id, asio::ip::tcp::socket(io_), session_role::client, context);
+  s.client = std::make_unique<session::client_side>(session::client_side{remote, local, attempt});
+  s.start_client(now());
 }
 
 void shard::schedule_reconnect(const session& s) {
@@ -187,9 +188,24 @@ void shard::arm_tick(time_point at) {
   tick_timer_.expires_at(at);
   tick_timer_.async_wait([this, at](std::error_code ec) {
     if (ec == asio::error::operation_aborted) return;
-    stats_.deadline_timer_lateness.record(clock::now() - at);
+    note_wakeup(at, clock::now());
     on_tick();
   });
+}
+
+// How late the deadline timer ran, and whether the host was frozen since its last run: a
+// stall of ours that the sessions' peers must not be blamed for (own_stalls.hpp).
+void shard::note_wakeup(time_point due, time_point now) {
+  stats_.deadline_timer_lateness.record(now - due);
+  timespec boot{};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);
+  const auto ahead = std::chrono::seconds{boot.tv_sec} + std::chrono::nanoseconds{boot.tv_nsec} - now.time_since_epoch();
+  const auto frozen = boot_ahead_of_monotonic_.count() < 0 ? std::chrono::nanoseconds{0} : ahead - boot_ahead_of_monotonic_;
+  boot_ahead_of_monotonic_ = ahead;
+  if (!stalls_.note_wakeup(due, now, frozen)) return;
+  ++stats_.loop_stalls;
+  if (frozen > std::chrono::nanoseconds{evidence_.stall_threshold}) ++stats_.host_freezes;
+  stats_.longest_loop_stall = std::chrono::ceil<std::chrono::milliseconds>(stalls_.longest());
 }
 
 void shard::on_tick() {
@@ -223,6 +239,14 @@ void shard::notify_opened(session& s) {
   if (const auto& h = engine_.handlers().on_opened) call_game(s, [&] { h(s.id()); });
 }
 
+void shard::notify_suspected(session& s) {
+  if (const auto& h = engine_.handlers().on_suspected) call_game(s, [&] { h(s.id()); });
+}
+
+void shard::notify_recovered(session& s) {
+  if (const auto& h = engine_.handlers().on_recovered) call_game(s, [&] { h(s.id()); });
+}
+
 void shard::notify_message(session& s, std::span<const std::byte> payload) {
   if (const auto& h = engine_.handlers().on_message) call_game(s, [&] { h(s.id(), payload); });
 }
@@ -254,11 +278,8 @@ void shard::reclaim_later(session& s) {
 void shard::reclaim(session_id id) {
   auto* s = find(id);
   if (s == nullptr || !s->is_reclaimable()) return;
-  const auto slot = id.slot();
-  sessions_[slot].reset();
-  generations_[slot] = (generations_[slot] % 0xFFFFFFu) + 1;  // never 0, so no id is 0
-  free_slots_.push_back(slot);
-  --live_count_;
+  sessions_[id.slot()].reset();
+  slots_.release(id);
   --stats_.sessions_open;
   engine_.release_admission();
   stop_if_idle();
@@ -285,7 +306,7 @@ void shard::begin_shutdown(std::chrono::milliseconds flush_deadline) {
 }
 
 void shard::stop_if_idle() {
-  if (shutting_down_ && live_count_ == 0) {
+  if (shutting_down_ && slots_.in_use() == 0) {
     tick_timer_.cancel();
     tick_armed_for_ = time_point::min();  // never re-armed: the loop may end
   }

@@ -8,7 +8,9 @@
 // thread can refuse a stale id at once.
 #pragma once
 
+#include "own_stalls.hpp"
 #include "session.hpp"
+#include "session_slots.hpp"
 
 #include <lifeline/config.hpp>
 #include <lifeline/frame_encoder.hpp>
@@ -68,6 +70,10 @@ class shard {
   // --- for sessions (owning shard's thread) ----------------------------------------
   [[nodiscard]] const liveness_config& config() const noexcept;
   [[nodiscard]] const kernel_backstop& backstop() const noexcept;
+  [[nodiscard]] const evidence_rules& evidence() const noexcept { return evidence_; }
+  /// The shard's own recent stalls, which its sessions' peers are not blamed for.
+  [[nodiscard]] const stall_record& stalls() const noexcept { return stalls_; }
+  [[nodiscard]] release_pacer& pacer() noexcept { return pacer_; }
   [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept;
   [[nodiscard]] frame_encoder& encoder() noexcept { return encoder_; }
   [[nodiscard]] std::span<std::byte> read_buffer() noexcept { return read_buffer_; }
@@ -81,15 +87,18 @@ class shard {
   void notify_opened(session& s);
   void notify_message(session& s, std::span<const std::byte> payload);
   void notify_closed(session& s);
+  void notify_suspected(session& s);
+  void notify_recovered(session& s);
   /// The session is closed and none of its handlers is pending: free its slot, later.
   void reclaim_later(session& s);
 
  private:
   void accept();
   void on_accepted(std::error_code ec, asio::ip::tcp::socket socket);
-  session* adopt(asio::ip::tcp::socket socket, session_role role, void* context);
+  session& adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context);
   void reclaim(session_id id);
   void arm_tick(time_point at);
+  void note_wakeup(time_point due, time_point now);
   void on_tick();
   void schedule_reconnect(const session& s);
   void stop_if_idle();
@@ -108,17 +117,19 @@ class shard {
   asio::steady_timer tick_timer_{io_};
   time_point tick_armed_for_ = time_point::max();
   timer_wheel wheel_;
+  evidence_rules evidence_;
+  stall_record stalls_;
+  release_pacer pacer_;
+  std::chrono::nanoseconds boot_ahead_of_monotonic_{-1};  // CLOCK_BOOTTIME − CLOCK_MONOTONIC at the last wake-up; <0: none yet
   frame_encoder encoder_;
   std::vector<std::byte> read_buffer_;
 
-  // The slab: slot i holds sessions_[i]; generations_[i] is the generation of its
-  // current or next occupant; live_ids_[i] the id while one is alive (0 when free).
+  // The slab: slot i holds sessions_[i]; live_ids_[i] is its id while it is alive (0
+  // when free); slots_ says which slot and generation the next session gets.
+  session_slots slots_;
   std::vector<std::unique_ptr<session>> sessions_;
-  std::vector<std::uint32_t> generations_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
   std::unique_ptr<std::atomic<std::size_t>[]> in_transit_;
-  std::vector<std::uint32_t> free_slots_;
-  std::size_t live_count_ = 0;
 
   std::list<std::unique_ptr<reconnect_ticket>> reconnects_;
   session_stats stats_;

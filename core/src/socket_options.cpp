@@ -5,6 +5,7 @@
 // headers define the same structs and cannot meet in one translation unit, so this file
 // includes neither Asio nor any header that does.
 #include <linux/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -54,6 +55,12 @@ std::error_code read_tcp_info(int fd, tcp_kernel_info& info) noexcept {
   if (size >= offsetof(tcp_info, tcpi_snd_wnd) + sizeof raw.tcpi_snd_wnd) info.peer_window = raw.tcpi_snd_wnd;
   else info.peer_window.reset();
   return {};
+}
+
+std::size_t bytes_waiting(int fd) noexcept {
+  int waiting = 0;
+  if (::ioctl(fd, FIONREAD, &waiting) != 0 || waiting < 0) return 0;
+  return static_cast<std::size_t>(waiting);
 }
 
 }  // namespace lifeline::detail

@@ -5,6 +5,7 @@
 #include <lifeline/config.hpp>
 #include <lifeline/stats.hpp>
 
+#include <cstddef>
 #include <system_error>
 
 namespace lifeline::detail {
@@ -17,5 +18,9 @@ std::error_code apply_session_options(int fd, const kernel_backstop& backstop) n
 void make_close_abortive(int fd) noexcept;
 
 std::error_code read_tcp_info(int fd, tcp_kernel_info& info) noexcept;
+
+/// Bytes the kernel holds in the socket's receive queue, not yet read (FIONREAD); 0 on
+/// error. One syscall: for would-be convictions, never per frame.
+[[nodiscard]] std::size_t bytes_waiting(int fd) noexcept;
 
 }  // namespace lifeline::detail

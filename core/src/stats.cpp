@@ -43,6 +43,14 @@ session_stats& session_stats::operator+=(const session_stats& o) noexcept {
   bytes_sent += o.bytes_sent;
   bytes_received += o.bytes_received;
   for (std::size_t i = 0; i < closes_by_reason.size(); ++i) closes_by_reason[i] += o.closes_by_reason[i];
+  sessions_suspect += o.sessions_suspect;
+  suspected += o.suspected;
+  recovered += o.recovered;
+  convictions_averted += o.convictions_averted;
+  convictions_deferred += o.convictions_deferred;
+  loop_stalls += o.loop_stalls;
+  host_freezes += o.host_freezes;
+  longest_loop_stall = std::max(longest_loop_stall, o.longest_loop_stall);
   heartbeat_timeout_lateness += o.heartbeat_timeout_lateness;
   deadline_timer_lateness += o.deadline_timer_lateness;
   return *this;

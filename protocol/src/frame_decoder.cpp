@@ -143,7 +143,8 @@ std::optional<frame> frame_decoder::decode_body(std::span<const std::byte> body,
   if (beat) {
     return beat_frame{.sent_at = {beat->sent_at_us()},
                       .echo_of_peer = {beat->echo_sent_at_us()},
-                      .held_for = std::chrono::microseconds{beat->held_for_us()}};
+                      .held_for = std::chrono::microseconds{beat->held_for_us()},
+                      .urgent = root->urgent()};
   }
   if (data) return data_frame{.payload = std::as_bytes(std::span{data->data(), data->size()})};
 

@@ -50,6 +50,7 @@ std::span<const std::byte> frame_encoder::encode(const frame& f, std::error_code
                                   static_cast<std::uint32_t>(b.held_for.count()));
             wire::FrameBuilder builder(fbb);
             builder.add_beat(&beat);
+            if (b.urgent) builder.add_urgent(true);
             return builder.Finish();
           },
           [&](const data_frame& d) {

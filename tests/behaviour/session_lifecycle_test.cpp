@@ -135,12 +135,12 @@ TEST_CASE("a stale or unknown id is refused and touches no other session") {
   CHECK_FALSE(pair.client.close(first));
   REQUIRE(pair.client_log.wait_closed(1));
   const auto second = pair.connect_one();
-  // The second session may reuse the first one's slot: the generation tells them apart.
+  // Were the second session to reuse the first one's slot, the generation would tell them apart.
   CHECK(pair.client.send(first, bytes_of("to a ghost")) == session_error::unknown_session);
   CHECK(pair.client.close(first) == session_error::unknown_session);
   CHECK(pair.client.send(session_id{}, bytes_of("x")) == session_error::unknown_session);
   CHECK(pair.client.send(session_id::make(200, 1, 0), bytes_of("x")) == session_error::unknown_session);
-  CHECK(pair.client.send(session_id::make(0, 1, 1u << 30), bytes_of("x")) == session_error::unknown_session);
+  CHECK(pair.client.send(session_id::make(0, 1, session_id::max_slot), bytes_of("x")) == session_error::unknown_session);
   CHECK_FALSE(pair.client.send(second, bytes_of("still here")));
   REQUIRE(pair.client_log.wait_messages(1));
   CHECK(pair.client_log.messages().size() == 1);
@@ -188,7 +188,7 @@ TEST_CASE("a handler that throws costs only its own session") {
   CHECK(server_log.closed().size() == 1);
 }
 
-TEST_CASE("stop() closes every session with reason shutdown and the peers hear it") {
+TEST_CASE("stop() closes every session with reason shutdown, and the connectors hear it as peer_shutdown") {
   session_log server_log, client_log;
   server game(fast_server(), server_log.handlers());
   connector client(fast_connector(), client_log.handlers());
@@ -200,7 +200,8 @@ TEST_CASE("stop() closes every session with reason shutdown and the peers hear i
   CHECK(server_log.closed().size() == 10);
   CHECK(server_log.closed_count(close_reason::shutdown) == 10);
   REQUIRE(client_log.wait_closed(10));
-  CHECK(client_log.closed_count(close_reason::peer_closed) == 10);
+  CHECK(client_log.closed_count(close_reason::peer_shutdown) == 10);
+  for (const auto& e : client_log.closed()) CHECK(e.why.detail == close_code::shutdown);
   CHECK(game.send(server_log.opened()[0], bytes_of("x")) == session_error::not_running);
   game.stop();  // idempotent
 }

@@ -1,7 +1,8 @@
-// Fault kind "closed" (DESIGN.md §4): the peer closes its side normally, and the server's
-// read path sees EOF at once; no deadline is involved. Its neighbours: a peer that aborts
-// (RST) is a reset, not a close, and a peer that closes inside a frame is still a close,
-// with the truncation as the detail.
+// Fault kind "closed" (DESIGN.md §4): the peer's connection ends, and the server's read
+// path sees it at once; no deadline is involved. A peer that says goodbye with a close
+// frame quit (peer_closed); a connection that ends with a bare FIN (EOF, no close frame)
+// is a process that died (peer_dropped), and one that ends inside a frame is that too,
+// with the truncation as the detail. A peer that aborts (RST) is a reset.
 #include "../support/fast_config.hpp"
 #include "../support/raw_peer.hpp"
 #include "../support/session_log.hpp"
@@ -13,6 +14,9 @@
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -31,7 +35,7 @@ clock::duration time_to_close(session_log& log, clock::time_point fault_at) {
 
 }  // namespace
 
-TEST_CASE("a peer that closes its connection is reported as peer_closed at once, long before dead_after") {
+TEST_CASE("a peer whose connection ends without a close frame (kill -9: FIN only) is peer_dropped at once") {
   session_log log;
   server game(fast_server(), log.handlers());
   game.start();
@@ -48,12 +52,13 @@ TEST_CASE("a peer that closes its connection is reported as peer_closed at once,
 
   const auto closed = log.closed()[0];
   CHECK(closed.id.value == welcome.session_id);
-  CHECK(closed.why.reason == close_reason::peer_closed);
+  CHECK(closed.why.reason == close_reason::peer_dropped);
   CHECK(took < detection_slack);  // the read path, not a deadline: far below T = 300 ms
-  CHECK(game.stats().total.closes(close_reason::peer_closed) == 1);
+  CHECK(game.stats().total.closes(close_reason::peer_dropped) == 1);
+  CHECK(game.stats().total.closes(close_reason::peer_closed) == 0);
 }
 
-TEST_CASE("a connector that closes its session is reported as peer_closed on the server at once") {
+TEST_CASE("a connector that closes its session (a clean quit) is peer_closed on the server at once, detail normal") {
   session_log server_log, client_log;
   server game(fast_server(), server_log.handlers());
   connector client(fast_connector(), client_log.handlers());
@@ -68,12 +73,13 @@ TEST_CASE("a connector that closes its session is reported as peer_closed on the
   const auto took = time_to_close(server_log, fault_at);
 
   CHECK(server_log.closed()[0].why.reason == close_reason::peer_closed);
+  CHECK(server_log.closed()[0].why.detail == close_code::normal);
   CHECK(took < detection_slack);
   REQUIRE(client_log.wait_closed(1));
   CHECK(client_log.closed()[0].why.reason == close_reason::closed_locally);
 }
 
-TEST_CASE("a peer that closes in the middle of a frame is peer_closed with detail truncated_frame") {
+TEST_CASE("a peer whose connection ends in the middle of a frame is peer_dropped with detail truncated_frame") {
   session_log log;
   server game(fast_server(), log.handlers());
   game.start();
@@ -89,7 +95,7 @@ TEST_CASE("a peer that closes in the middle of a frame is peer_closed with detai
   const auto took = time_to_close(log, fault_at);
 
   const auto why = log.closed()[0].why;
-  CHECK(why.reason == close_reason::peer_closed);
+  CHECK(why.reason == close_reason::peer_dropped);
   CHECK(why.detail == frame_error::truncated_frame);
   CHECK(took < detection_slack);
 }
@@ -112,5 +118,66 @@ TEST_CASE("a peer that aborts its connection (RST) is reported as peer_reset at 
   // The socket's errno (close_reason.hpp). Its category is Asio's "asio.system", which in
   // Asio 1.22 does not map to std::errc (asio#143), so compare the value.
   CHECK(log.closed()[0].why.detail.value() == ECONNRESET);
+  CHECK(took < detection_slack);
+}
+
+TEST_CASE("an opened peer's close frame is its word: peer_closed with its code as the detail, never a never-opened reason") {
+  // server_full and handshake_timeout name sessions that never opened; a peer that says
+  // them after its session opened must not make the game think so (it would never free
+  // the seat).
+  for (const auto code : {close_code::server_full, close_code::handshake_timeout, close_code::protocol_error,
+                          close_code::heartbeat_timeout, close_code::other}) {
+    CAPTURE(to_string(code));
+    session_log log;
+    server game(fast_server(), log.handlers());
+    game.start();
+    raw_peer peer("127.0.0.1", game.port());
+    peer.handshake();
+    REQUIRE(log.wait_opened(1));
+    peer.send_frame(close_frame{.code = code, .detail = "spoofed"});
+    REQUIRE(log.wait_closed(1, 2s));
+    const auto why = log.closed()[0].why;
+    CHECK(why.reason == close_reason::peer_closed);
+    CHECK(why.detail == make_error_code(code));
+  }
+}
+
+TEST_CASE("a peer process killed with kill -9 (its kernel sends FIN, no close frame) is peer_dropped, not peer_closed") {
+  // The child is forked before the server starts any thread. It connects, completes the
+  // handshake, tells the parent, and reads until it is killed, so nothing unread turns
+  // its kernel's FIN into an RST.
+  int to_child[2], to_parent[2];
+  REQUIRE(::pipe(to_child) == 0);
+  REQUIRE(::pipe(to_parent) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::uint16_t port = 0;
+    if (::read(to_child[0], &port, sizeof port) != sizeof port) ::_exit(1);
+    raw_peer peer("127.0.0.1", port);
+    peer.handshake();
+    const char ready = 'r';
+    if (::write(to_parent[1], &ready, 1) != 1) ::_exit(1);
+    char sink[4096];
+    for (;;)
+      if (::recv(peer.fd(), sink, sizeof sink, 0) <= 0) ::_exit(0);
+  }
+  session_log log;
+  server game(fast_server(), log.handlers());
+  game.start();
+  const std::uint16_t port = game.port();
+  REQUIRE(::write(to_child[1], &port, sizeof port) == sizeof port);
+  char ready = 0;
+  REQUIRE(::read(to_parent[0], &ready, 1) == 1);
+  REQUIRE(log.wait_opened(1));
+
+  const auto fault_at = clock::now();
+  REQUIRE(::kill(child, SIGKILL) == 0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  const auto took = time_to_close(log, fault_at);
+  for (int fd : {to_child[0], to_child[1], to_parent[0], to_parent[1]}) ::close(fd);
+
+  CHECK(log.closed()[0].why.reason == close_reason::peer_dropped);
   CHECK(took < detection_slack);
 }

@@ -10,6 +10,7 @@
 #include "../support/raw_peer.hpp"
 #include "../support/session_log.hpp"
 
+#include <lifeline/connector.hpp>
 #include <lifeline/server.hpp>
 
 #include <doctest/doctest.h>
@@ -101,4 +102,44 @@ TEST_CASE("a silent peer is dead after the server's dead_after, whatever it aske
   CHECK(closed.why.reason == close_reason::heartbeat_timeout);
   CHECK(closed.at >= hello_sent + dead_after);
   CHECK(closed.at <= hello_sent + dead_after + detection_slack);
+}
+
+TEST_CASE("a hung peer that resumes after its conviction reads a close frame saying heartbeat_timeout, not just a reset") {
+  session_log log;
+  server game(fast_server(), log.handlers());
+  game.start();
+  raw_peer peer("127.0.0.1", game.port());
+  peer.handshake();
+  REQUIRE(log.wait_opened(1));
+  REQUIRE(log.wait_closed(1, 5s));  // hung: it reads nothing and says nothing meanwhile
+  CHECK(log.closed()[0].why.reason == close_reason::heartbeat_timeout);
+
+  std::optional<frame> last;  // the welcome, any beats, then the last word
+  while (auto f = peer.receive(1s)) last = f;
+  REQUIRE(last.has_value());
+  REQUIRE(std::holds_alternative<close_frame>(*last));
+  CHECK(std::get<close_frame>(*last).code == close_code::heartbeat_timeout);
+}
+
+TEST_CASE("a connector whose server declared it dead hears peer_closed with detail heartbeat_timeout") {
+  // The connector's own shard is held by its game handler for longer than the server's
+  // dead_after, so its beats stop; the server convicts it, and tells it why.
+  session_log server_log, client_log;
+  server game(fast_server(), server_log.handlers());
+  connector client(fast_connector(), client_log.handlers([](session_id, std::span<const std::byte>) {
+    std::this_thread::sleep_for(600ms);  // the client game's handler blocks its shard
+  }));
+  game.start();
+  client.start();
+  client.connect({.address = "127.0.0.1", .port = game.port()});
+  REQUIRE(server_log.wait_opened(1));
+  REQUIRE(client_log.wait_opened(1));
+  REQUIRE_FALSE(game.send(server_log.opened()[0], bytes_of("hold on")));
+
+  REQUIRE(server_log.wait_closed(1, 5s));
+  CHECK(server_log.closed()[0].why.reason == close_reason::heartbeat_timeout);
+  REQUIRE(client_log.wait_closed(1, 5s));
+  const auto why = client_log.closed()[0].why;
+  CHECK(why.reason == close_reason::peer_closed);
+  CHECK(why.detail == close_code::heartbeat_timeout);
 }

@@ -50,6 +50,12 @@ class raw_peer {
     const int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
+  /// Takes over a connected socket, e.g. one a raw_listener accepted, to play the server.
+  explicit raw_peer(int connected_fd) : fd_(connected_fd) {
+    if (fd_ < 0) throw std::runtime_error("raw_peer: no socket");
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   ~raw_peer() {
     if (fd_ >= 0) ::close(fd_);
   }

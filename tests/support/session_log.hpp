@@ -24,6 +24,13 @@ struct closed_event {
   clock::time_point at;
 };
 
+/// What the game heard of a session, in order: "opened", "suspected", "recovered", "closed".
+struct journal_entry {
+  session_id id;
+  std::string event;
+  clock::time_point at;
+};
+
 class session_log {
  public:
   /// Handlers that record into this log; `on_message` (optional) runs after recording.
@@ -34,6 +41,7 @@ class session_log {
               std::lock_guard lock(mutex_);
               opened_.push_back(id);
               opened_at_[id] = clock::now();
+              journal_.push_back({id, "opened", clock::now()});
               changed_.notify_all();
             },
         .on_message =
@@ -49,8 +57,11 @@ class session_log {
             [this](session_id id, close_info why) {
               std::lock_guard lock(mutex_);
               closed_.push_back({id, why, clock::now()});
+              journal_.push_back({id, "closed", clock::now()});
               changed_.notify_all();
             },
+        .on_suspected = [this](session_id id) { note(id, "suspected"); },
+        .on_recovered = [this](session_id id) { note(id, "recovered"); },
     };
   }
 
@@ -83,6 +94,19 @@ class session_log {
     std::lock_guard lock(mutex_);
     return messages_;
   }
+  /// The events of one session, in the order the game heard them.
+  std::vector<journal_entry> journal_of(session_id id) const {
+    std::lock_guard lock(mutex_);
+    std::vector<journal_entry> out;
+    for (const auto& e : journal_)
+      if (e.id == id) out.push_back(e);
+    return out;
+  }
+  /// How many times `event` was heard (checked under the log's lock, for wait_until).
+  std::size_t count_unlocked(std::string_view event) const {
+    return static_cast<std::size_t>(std::count_if(journal_.begin(), journal_.end(), [&](const auto& e) { return e.event == event; }));
+  }
+
   std::size_t closed_count(close_reason r) const {
     std::lock_guard lock(mutex_);
     return static_cast<std::size_t>(std::count_if(closed_.begin(), closed_.end(), [&](const auto& e) { return e.why.reason == r; }));
@@ -93,12 +117,19 @@ class session_log {
   const std::vector<closed_event>& closed_unlocked() const { return closed_; }
 
  private:
+  void note(session_id id, const char* event) {
+    std::lock_guard lock(mutex_);
+    journal_.push_back({id, event, clock::now()});
+    changed_.notify_all();
+  }
+
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<session_id> opened_;
   std::map<session_id, clock::time_point> opened_at_;
   std::vector<std::pair<session_id, std::string>> messages_;
   std::vector<closed_event> closed_;
+  std::vector<journal_entry> journal_;
 };
 
 inline std::span<const std::byte> bytes_of(std::string_view text) {

@@ -58,6 +58,14 @@ TEST_CASE("each invalid server field is rejected with a message naming it") {
       {"liveness.max_expiries_per_turn:", [](server_config& c) { c.liveness.max_expiries_per_turn = 0; }},
       {"liveness.server_heartbeat_interval:", [](server_config& c) { c.liveness.server_heartbeat_interval = 1ms; }},
       {"liveness.server_heartbeat_interval:", [](server_config& c) { c.liveness.server_heartbeat_interval = 2h; }},
+      {"liveness.suspect_after:", [](server_config& c) { c.liveness.suspect_after = c.liveness.heartbeat_interval; }},
+      {"liveness.suspect_after:", [](server_config& c) { c.liveness.suspect_after = c.liveness.dead_after; }},
+      {"liveness.frame_timeout:", [](server_config& c) { c.liveness.frame_timeout = 0ms; }},
+      {"liveness.frame_timeout:", [](server_config& c) { c.liveness.frame_timeout = 25h; }},
+      {"liveness.stall_threshold:", [](server_config& c) { c.liveness.stall_threshold = 0ms; }},
+      {"liveness.stall_release_rate:", [](server_config& c) { c.liveness.stall_release_rate = 0; }},
+      // 2^24 slots a shard, 1,024 of them always free (session_id.hpp)
+      {"max_sessions:", [](server_config& c) { c.max_sessions = 16'776'193; }},
   };
   for (const auto& [field, spoil] : cases) {
     CAPTURE(field);
@@ -135,4 +143,24 @@ TEST_CASE("every close reason has a stable, distinct name") {
   CHECK(names.size() == 15);
   CHECK(to_string(close_reason::heartbeat_timeout) == "heartbeat_timeout");
   CHECK(make_error_code(close_reason::peer_reset).message() == "peer_reset");
+}
+
+TEST_CASE("unset evidence rules are derived: suspect halfway between H and T, frames allowed T, stalls over (T - H) / 4") {
+  liveness_config config;
+  config.heartbeat_interval = 1000ms;
+  config.dead_after = 3000ms;
+  auto rules = derive_evidence_rules(config);
+  CHECK(rules.suspect_after == 2000ms);
+  CHECK(rules.frame_timeout == 3000ms);
+  CHECK(rules.stall_threshold == 500ms);
+  config.suspect_after = 1500ms;
+  config.frame_timeout = 10s;
+  config.stall_threshold = 50ms;
+  rules = derive_evidence_rules(config);
+  CHECK(rules.suspect_after == 1500ms);
+  CHECK(rules.frame_timeout == 10s);
+  CHECK(rules.stall_threshold == 50ms);
+  server_config largest;
+  largest.max_sessions = 16'776'192;
+  CHECK(rejection_of(largest) == "accepted");
 }

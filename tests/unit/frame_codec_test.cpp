@@ -64,6 +64,7 @@ const std::vector<std::byte> game_bytes = bytes_of("player 7 moved to (12, 40)")
 std::vector<frame> one_of_each() {
   return {
       beat_frame{.sent_at = {123456}, .echo_of_peer = {4000000000u}, .held_for = 1500us},
+      beat_frame{.sent_at = {99}, .echo_of_peer = {7}, .held_for = 20us, .urgent = true},
       data_frame{.payload = game_bytes},
       data_frame{.payload = {}},
       hello_frame{.heartbeat_interval = 1000ms, .dead_after = 3000ms},
@@ -75,6 +76,7 @@ std::vector<frame> one_of_each() {
                     .server_dead_after = 7000ms},
       close_frame{.code = close_code::heartbeat_timeout, .detail = "no frame for 3000 ms"},
       close_frame{.code = close_code::normal, .detail = {}},
+      close_frame{.code = close_code::slow_frame, .detail = "slow_frame"},
   };
 }
 
@@ -218,4 +220,23 @@ TEST_CASE("a maximum frame size outside [1, ceiling] is rejected at construction
   CHECK_THROWS_WITH_AS(frame_decoder(0), doctest::Contains("max_frame_size"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(frame_encoder(max_frame_size_ceiling + 1), doctest::Contains("max_frame_size"),
                        std::invalid_argument);
+}
+
+TEST_CASE("an urgent beat costs a few bytes more, and an ordinary one stays 32") {
+  const auto ordinary = encode(beat_frame{.sent_at = {1}, .echo_of_peer = {2}, .held_for = 3us});
+  const auto urgent = encode(beat_frame{.sent_at = {1}, .echo_of_peer = {2}, .held_for = 3us, .urgent = true});
+  CHECK(ordinary.size() == 32);
+  CHECK(urgent.size() > ordinary.size());
+  CHECK(urgent.size() <= 48);
+  MESSAGE("urgent beat: " << urgent.size() << " bytes on the wire");
+}
+
+TEST_CASE("a close code is a std::error_code the game can compare and print") {
+  const std::error_code said = close_code::heartbeat_timeout;
+  CHECK(said == close_code::heartbeat_timeout);
+  CHECK(std::string(said.category().name()) == "lifeline.close_code");
+  CHECK_FALSE(said.message().empty());
+  CHECK_FALSE(std::error_code(close_code::normal));  // a clean quit's detail tests false
+  CHECK(to_string(close_code::slow_frame) == "slow_frame");
+  CHECK(to_string(static_cast<close_code>(200)) == "other");
 }

@@ -1,12 +1,24 @@
 // lifeline/close_reason.hpp — why a session ended, as the game server is told.
 //
 // Each reason comes from what really happened on the socket or the wheel, never from a
-// guess: EOF is peer_closed, ECONNRESET is peer_reset, a silent peer past its deadline is
-// heartbeat_timeout, and so on. The values are stable (stats, logs and dashboards key on
-// them): new reasons are appended, none is renumbered.
+// guess: a close frame is peer_closed, EOF without one is peer_dropped, ECONNRESET is
+// peer_reset, a silent peer past its deadline is heartbeat_timeout, and so on. A peer's
+// close frame is its word, not ours: once a session has opened, whatever code the peer
+// sends is reported as peer_closed (or peer_shutdown) with the code as the detail, never
+// as one of the reasons a session can only have had before it opened (server_full,
+// handshake_timeout, connect_failed). The values are stable (stats, logs and dashboards
+// key on them): new reasons are appended, none is renumbered.
+//
+// What a game does with them, in short: peer_closed, closed_locally and shutdown end the
+// player's session; peer_dropped, peer_reset, heartbeat_timeout, keepalive_timeout,
+// user_timeout, unreachable and slow_frame mean the player's transport died and it may
+// come back (hold its seat); write_stalled, protocol_error and handler_error are worth an
+// alert; server_full, handshake_timeout and connect_failed only ever reach a session the
+// game never saw open (a connector's failed attempt).
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <system_error>
@@ -14,7 +26,7 @@
 namespace lifeline {
 
 enum class close_reason : std::uint8_t {
-  peer_closed = 1,        ///< the peer closed its side (EOF), or sent a close frame
+  peer_closed = 1,        ///< the peer ended the session with a close frame (a clean quit); detail: its close_code
   heartbeat_timeout = 2,  ///< nothing heard for dead_after (hung, blackholed, vanished peer)
   keepalive_timeout = 3,  ///< kernel keepalive probes went unanswered (ETIMEDOUT, nothing in flight)
   user_timeout = 4,       ///< data stayed unacknowledged past TCP_USER_TIMEOUT (ETIMEDOUT)
@@ -24,14 +36,24 @@ enum class close_reason : std::uint8_t {
                           ///< for write_stall_timeout (no detail), or its window shut, still heard from,
                           ///< until TCP_USER_TIMEOUT (ETIMEDOUT)
   protocol_error = 8,     ///< bytes that are not a valid frame; the detail is the frame_error
-  handshake_timeout = 9,  ///< no hello (server) or welcome (connector) in time
-  server_full = 10,       ///< max_sessions reached: refused at accept, or a connector attempt refused
+  handshake_timeout = 9,  ///< never opened: no hello (server) or welcome (connector) in time
+  server_full = 10,       ///< never opened: max_sessions reached (refused at accept, or a connector's attempt refused)
   closed_locally = 11,    ///< the game called close()
   shutdown = 12,          ///< stop() closed it
-  connect_failed = 13,    ///< connector only: the TCP connection could not be made
+  connect_failed = 13,    ///< never opened, connector only: the TCP connection could not be made
   socket_error = 14,      ///< any other socket error; the detail says which
   handler_error = 15,     ///< a game handler threw while handling this session
+  peer_dropped = 16,      ///< the connection ended (EOF) without a close frame: the peer's process died
+                          ///< (kill -9, crash) or dropped the socket; detail truncated_frame if mid-frame
+  peer_shutdown = 17,     ///< the peer said it is shutting down (close code shutdown): on a connector,
+                          ///< the server's stop(); detail: the close_code
+  slow_frame = 18,        ///< a frame did not complete within frame_timeout of its first byte: a peer
+                          ///< dripping bytes, or a link too slow for the frame. Only complete frames
+                          ///< prove a peer alive.
 };
+
+/// One past the largest close_reason value: the size of per-reason counters.
+inline constexpr std::size_t close_reason_count = 32;
 
 /// "heartbeat_timeout", ... for logs and tests.
 [[nodiscard]] std::string_view to_string(close_reason reason) noexcept;
@@ -45,9 +67,10 @@ enum class close_reason : std::uint8_t {
 
 /// What the game server is told when a session ends: the reason, the underlying error
 /// where there is one (the socket's errno in std::system_category(), or the decoder's
-/// frame_error), and when the peer was last heard from (any bytes), so the game can tell
-/// how long it had been silent: for heartbeat_timeout, detection − last_heard − dead_after
-/// is how late the detection was.
+/// frame_error, or the peer's close_code), and when the peer was last heard from (its
+/// last complete frame), so the game can tell how long it had been silent: for
+/// heartbeat_timeout, detection − last_heard − dead_after is how late the detection was
+/// (longer after a stall of our own: convictions are then deferred by the stall).
 struct close_info {
   close_reason reason;
   std::error_code detail;

@@ -8,6 +8,11 @@
 // flight). Unset backstop values are derived from T so that the kernel never acts before
 // lifeline's own deadline when heartbeats are on.
 //
+// A conviction rests on evidence (DESIGN.md §8): only complete frames count as hearing the
+// peer; before closing a session as dead, lifeline looks for bytes waiting unread in its
+// socket (one ioctl per would-be conviction, never per frame), and time its own shard
+// spent stalled is not counted as the peer's silence.
+//
 // validate() throws std::invalid_argument whose message starts with the offending field
 // ("dead_after: must be greater than heartbeat_interval (1000 ms), got 800 ms").
 #pragma once
@@ -57,6 +62,32 @@ struct liveness_config {
   milliseconds write_stall_timeout{5000};     ///< queued bytes making no progress for this long: closed
   milliseconds wheel_tick{4};                 ///< timer wheel resolution; lateness is at most one tick
   std::size_t max_expiries_per_turn = 512;    ///< deadline work per loop turn, so mass death cannot stall live sessions
+
+  // --- evidence before conviction (DESIGN.md §8) ---
+  /// A peer silent this long is suspect: one urgent beat goes out to provoke an answer and
+  /// on_suspected tells the game; on_recovered when it is heard again. Set, it must lie
+  /// between heartbeat_interval and dead_after. Default: halfway between the peer's beat
+  /// interval and the silence allowed it ((H + T) / 2 on a server; on a connector, halfway
+  /// between its server's beat interval and the wait the welcome gives, which a set value
+  /// must also fall within to be used there).
+  std::optional<milliseconds> suspect_after;
+  /// Only complete frames prove a peer alive. A frame still incomplete this long after its
+  /// first byte arrived closes the session with slow_frame (a peer dripping bytes, or a
+  /// link too slow for the frame). While a frame is arriving this deadline, not dead_after,
+  /// is the one that applies. Default: dead_after.
+  std::optional<milliseconds> frame_timeout;
+  /// Our own stalls. When a shard's deadline timer runs more than this late, or its host
+  /// was frozen this long (CLOCK_BOOTTIME gaining on CLOCK_MONOTONIC), the shard could not
+  /// hear its peers meanwhile: that time is not held against them, and convictions falling
+  /// due are deferred by it (not dropped: a dead peer is still found within dead_after plus
+  /// the stall plus a tick). Default: (dead_after - heartbeat_interval) / 4; a shorter
+  /// stall cannot by itself make a beating peer look dead. A value longer than any stall
+  /// turns deferral off, leaving convictions to rest on the socket's evidence alone.
+  std::optional<milliseconds> stall_threshold;
+  /// Convictions deferred by a stall are released at most this many per second per shard
+  /// (in bursts of at most 10 ms worth), so a game never gets thousands of closes in one
+  /// tick after a stall.
+  std::size_t stall_release_rate = 10'000;
 };
 
 struct server_config {
@@ -107,5 +138,13 @@ struct kernel_backstop {
   milliseconds user_timeout{0};
 };
 [[nodiscard]] kernel_backstop derive_kernel_backstop(const liveness_config& config) noexcept;
+
+/// The evidence settings actually applied, after deriving the unset ones.
+struct evidence_rules {
+  milliseconds suspect_after{0};    ///< for a peer beating every heartbeat_interval, allowed dead_after
+  milliseconds frame_timeout{0};
+  milliseconds stall_threshold{0};
+};
+[[nodiscard]] evidence_rules derive_evidence_rules(const liveness_config& config) noexcept;
 
 }  // namespace lifeline

@@ -13,6 +13,8 @@
 //   // ... bytes go to the socket; the peer's frame_decoder yields the same beat_frame.
 #pragma once
 
+#include <lifeline/close_code.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,12 +56,17 @@ struct wire_timestamp {
       static_cast<std::uint32_t>(later.microseconds_mod_2_32 - earlier.microseconds_mod_2_32)};
 }
 
-/// Heartbeat. Sent only after an interval with nothing else sent. The receiver's
-/// round-trip time is now - echo_of_peer - held_for (see round_trip_time()).
+/// Heartbeat. Sent only after an interval with nothing else sent, or at once when asked
+/// by an urgent one. The receiver's round-trip time is now - echo_of_peer - held_for (see
+/// round_trip_time()).
 struct beat_frame {
-  wire_timestamp sent_at;                   ///< sender's clock when this beat left
-  wire_timestamp echo_of_peer;              ///< last sent_at received from the peer; 0: none yet
+  wire_timestamp sent_at{};                 ///< sender's clock when this beat left
+  wire_timestamp echo_of_peer{};            ///< last sent_at received from the peer; 0: none yet
   std::chrono::microseconds held_for{0};    ///< how long the sender held that echo (≤ 71 min)
+  /// The sender has not heard from us for a while (its session is suspect) and asks for a
+  /// beat back at once, whatever our quiet timer says. A peer that does not know the flag
+  /// reads a plain beat.
+  bool urgent = false;
   friend bool operator==(const beat_frame&, const beat_frame&) = default;
 };
 
@@ -88,20 +95,6 @@ struct welcome_frame {
   std::chrono::milliseconds server_heartbeat_interval{0};
   std::chrono::milliseconds server_dead_after{0};
   friend bool operator==(const welcome_frame&, const welcome_frame&) = default;
-};
-
-/// Why a peer ends a session, as carried on the wire. Values a newer peer sends that this
-/// build does not know decode as `other`.
-enum class close_code : std::uint8_t {
-  normal = 0,
-  shutdown = 1,
-  protocol_error = 2,
-  unsupported_version = 3,
-  server_full = 4,
-  handshake_timeout = 5,
-  heartbeat_timeout = 6,
-  write_stalled = 7,
-  other = 255,
 };
 
 /// Either side, the last frame it sends.

@@ -24,6 +24,13 @@ struct session_handlers {
   /// The session ended, with why. Called once for every session on_opened was called
   /// for (and, on a connector, for every connection attempt). The id is stale afterwards.
   std::function<void(session_id, close_info)> on_closed;
+  /// Optional. The peer has been silent for suspect_after (a beat it owed did not come):
+  /// lifeline has sent it an urgent beat, which a live peer answers at once. A game may
+  /// show "connection unstable"; the session stays open and may be sent to.
+  std::function<void(session_id)> on_suspected = {};
+  /// Optional. A suspect session's peer was heard again (before the frame that proved it
+  /// is handled). After each on_suspected comes on_recovered or on_closed, never both.
+  std::function<void(session_id)> on_recovered = {};
 };
 
 }  // namespace lifeline

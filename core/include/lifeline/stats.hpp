@@ -37,13 +37,28 @@ struct session_stats {
   std::uint64_t frames_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
-  std::array<std::uint64_t, 16> closes_by_reason{};  ///< indexed by close_reason's value
+  std::array<std::uint64_t, close_reason_count> closes_by_reason{};  ///< indexed by close_reason's value
   lateness_histogram heartbeat_timeout_lateness;
   /// How late each shard's deadline timer ran after it was due: the event loop's own
   /// wake-up delay (waiting for a core, or other work queued ahead of it in the loop).
   /// A detection can be no earlier than this; when heartbeat_timeout_lateness is large
   /// and this is large too, the thread was starved rather than the wheel slow.
   lateness_histogram deadline_timer_lateness;
+
+  // Evidence before conviction (DESIGN.md §8).
+  std::uint64_t sessions_suspect = 0;      ///< now: open sessions whose peer is silent past suspect_after
+  std::uint64_t suspected = 0;             ///< times a session became suspect (and was sent an urgent beat)
+  std::uint64_t recovered = 0;             ///< times a suspect session's peer was heard again
+  /// Would-be convictions or suspicions called off because the peer's bytes were found
+  /// waiting unread in its socket (the loop had reached the deadline before the read).
+  std::uint64_t convictions_averted = 0;
+  /// Sessions whose conviction a stall of the shard's own pushed later (by the stall).
+  std::uint64_t convictions_deferred = 0;
+  /// The shard's deadline timer ran more than stall_threshold late, or its host was frozen
+  /// that long (CLOCK_BOOTTIME gaining on CLOCK_MONOTONIC; also counted in host_freezes).
+  std::uint64_t loop_stalls = 0;
+  std::uint64_t host_freezes = 0;
+  std::chrono::milliseconds longest_loop_stall{0};  ///< summed over shards: the longest of any
 
   [[nodiscard]] std::uint64_t closes(close_reason r) const noexcept {
     return closes_by_reason[static_cast<std::size_t>(r)];

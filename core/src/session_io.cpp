@@ -1,0 +1,237 @@
+// A session's reading and writing (see session.hpp for the whole picture).
+//
+// Reading: an idle session waits for readability and holds no buffer; bytes land in the
+// shard's one read buffer and only an incomplete frame's bytes are kept (in the decoder).
+// Only complete frames prove the peer alive; the first byte of a frame starts that
+// frame's own deadline (frame_timeout), so a peer cannot stay alive by dripping bytes.
+//
+// Writing: frames are queued in one buffer and written as far as the socket takes them;
+// the rest waits for writability, under the write-stall deadline and the queue limit.
+#include "session.hpp"
+
+#include "shard.hpp"
+#include "socket_options.hpp"
+
+#include <lifeline/frame_error.hpp>
+
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+
+namespace lifeline::detail {
+namespace {
+
+constexpr int max_reads_per_wakeup = 4;  // fairness between a shard's sessions
+
+}  // namespace
+
+// --- reading -------------------------------------------------------------------------------
+
+void session::wait_readable() {
+  if (read_waiting_ || state_ >= session_state::closed) return;
+  read_waiting_ = true;
+  ++pending_handlers_;
+  // Wait for readability rather than reading into a buffer of our own: an idle session
+  // holds no read buffer; the bytes land in the shard's one buffer when they arrive.
+  socket_.async_wait(asio::ip::tcp::socket::wait_read, [this](std::error_code ec) {
+    --pending_handlers_;
+    read_waiting_ = false;
+    on_readable(ec);
+    handler_done();
+  });
+}
+
+void session::on_readable(std::error_code ec) {
+  if (state_ >= session_state::closed || ec == asio::error::operation_aborted) return;
+  if (state_ == session_state::closing) return drain_until_peer_closes();
+  const auto now = shard_.now();
+  if (ec) return close_with(classify(ec), now);
+  switch (read_available(now)) {
+    case read_outcome::drained: return wait_readable();
+    case read_outcome::more_waiting: return continue_reading_soon();
+    case read_outcome::stopped: return;
+  }
+}
+
+// Reads what the kernel holds, up to max_reads_per_wakeup buffers, and handles every
+// complete frame in it.
+session::read_outcome session::read_available(time_point now) {
+  reading_ = true;
+  const auto outcome = read_frames(now);
+  reading_ = false;
+  if (write_failed_with_ != 0 && is_open()) {
+    // A write failed while we were reading, and nothing read since explained why.
+    close_with(classify({write_failed_with_, std::system_category()}), now);
+    return read_outcome::stopped;
+  }
+  return outcome;
+}
+
+session::read_outcome session::read_frames(time_point now) {
+  const auto buffer = shard_.read_buffer();
+  auto& stats = shard_.counters();
+  for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
+    std::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+    if (ec == asio::error::would_block) return read_outcome::drained;
+    if (ec) {
+      if (ec == asio::error::eof && decoder_.finish() == frame_error::truncated_frame)
+        close_with({close_reason::peer_dropped, frame_error::truncated_frame}, now);
+      else
+        close_with(classify(ec), now);
+      return read_outcome::stopped;
+    }
+    stats.bytes_received += n;
+    decoder_.feed(std::span<const std::byte>(buffer.data(), n));
+    std::error_code frame_ec;
+    while (auto f = decoder_.next(frame_ec)) {
+      ++stats.frames_received;
+      frame_started_ = time_point::max();  // this one is done
+      if (!handle_frame(*f, now)) return read_outcome::stopped;
+    }
+    if (frame_ec) {
+      close_with({close_reason::protocol_error, frame_ec}, now);
+      return read_outcome::stopped;
+    }
+    note_frame_progress(now);
+    if (n < buffer.size()) return read_outcome::drained;  // drained what the kernel had
+  }
+  return read_outcome::more_waiting;
+}
+
+// A frame that has begun but not finished: its deadline starts with its first byte. The
+// bytes after it prove nothing; only its completion does.
+void session::note_frame_progress(time_point now) {
+  if (decoder_.buffered_bytes() == 0 || frame_in_progress()) return;
+  frame_started_ = now;
+  if (is_open()) rearm(now);  // the frame's deadline replaces the silence deadline
+}
+
+// The reads stopped with bytes still in the kernel. The readiness wait is edge-triggered
+// and would not fire again until more bytes arrive, so come back after the other
+// sessions' handlers instead.
+void session::continue_reading_soon() {
+  ++pending_handlers_;
+  asio::post(shard_.io(), [this] {
+    --pending_handlers_;
+    on_readable({});
+    handler_done();
+  });
+}
+
+// --- writing -------------------------------------------------------------------------------
+
+void session::send_beat(time_point now, bool urgent) {
+  const auto held = peer_sent_at_ == wire_timestamp{}
+                        ? std::chrono::microseconds{0}
+                        : std::chrono::duration_cast<std::chrono::microseconds>(now - peer_beat_received_);
+  send_frame(beat_frame{.sent_at = to_wire_timestamp(now), .echo_of_peer = peer_sent_at_, .held_for = held, .urgent = urgent},
+             now);
+  ++shard_.counters().heartbeats_sent;
+}
+
+void session::send_frame(const frame& f, time_point now) {
+  std::error_code ec;
+  const auto bytes = shard_.encoder().encode(f, ec);
+  if (ec) return;  // only a message above max_frame_size; the engine refuses those first
+  const auto& cfg = shard_.config();
+  if (outbound_.size() - outbound_sent_ + bytes.size() > cfg.write_queue_limit)
+    return close_with({close_reason::write_stalled, std::make_error_code(std::errc::no_buffer_space)}, now);
+  if (outbound_sent_ == outbound_.size()) {
+    outbound_.clear();
+    outbound_sent_ = 0;
+    write_progress_ = now;  // the stall clock starts when the queue becomes non-empty
+  } else if (outbound_sent_ >= outbound_.size() / 2) {
+    // A peer that reads steadily but slower than we write never lets the queue drain:
+    // drop the written prefix so the buffer holds only what is unsent.
+    outbound_.erase(outbound_.begin(), outbound_.begin() + static_cast<std::ptrdiff_t>(outbound_sent_));
+    outbound_sent_ = 0;
+  }
+  outbound_.insert(outbound_.end(), bytes.begin(), bytes.end());
+  last_sent_ = now;
+  sent_since_heard_ = true;
+  auto& stats = shard_.counters();
+  ++stats.frames_sent;
+  stats.bytes_sent += bytes.size();
+  if (!write_waiting_) flush(now);
+}
+
+// Writes what the socket takes now; waits for writability for the rest.
+void session::flush(time_point now) {
+  while (outbound_sent_ < outbound_.size()) {
+    std::error_code ec;
+    const auto n = socket_.write_some(asio::buffer(outbound_.data() + outbound_sent_, outbound_.size() - outbound_sent_), ec);
+    if (ec == asio::error::would_block) {
+      const bool stall_clock_starts = !write_waiting_ && is_open();
+      wait_writable();
+      if (stall_clock_starts) rearm(now);  // the write-stall deadline now applies
+      return;
+    }
+    if (ec) {
+      if (state_ == session_state::closing) return enter_closed();
+      return close_after_write_error(ec, now);
+    }
+    outbound_sent_ += n;
+    write_progress_ = now;
+  }
+  // Drained: give the buffer back, so an idle session holds none (a heartbeat costs one
+  // small allocation per interval instead of a buffer kept for the session's life).
+  std::vector<std::byte>().swap(outbound_);
+  outbound_sent_ = 0;
+  if (state_ == session_state::closing) {
+    // All said: half-close, then read until the peer closes too (or the flush deadline).
+    // Closing with its last frames unread would make our kernel send RST, and an RST can
+    // destroy the close frame before the peer's application has read it.
+    std::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    drain_until_peer_closes();
+  }
+}
+
+// A write failed (reset, broken pipe, timed out). The peer may have said why before it
+// went, in bytes we have not read yet (a close frame, then its RST): its word, if any, is
+// the better reason. Inside the read loop (a reply to the frame being handled), the loop
+// reads on and closes with this error only if nothing it reads ends the session first.
+void session::close_after_write_error(std::error_code ec, time_point now) {
+  if (reading_) {
+    write_failed_with_ = ec.value();
+    return;
+  }
+  if (bytes_waiting(socket_.native_handle()) > 0) {
+    const auto outcome = read_available(now);
+    if (outcome == read_outcome::stopped) return;
+    if (outcome == read_outcome::more_waiting) continue_reading_soon();
+  }
+  close_with(classify(ec), now);
+}
+
+void session::drain_until_peer_closes() {
+  const auto buffer = shard_.read_buffer();
+  for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
+    std::error_code ec;
+    socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+    if (ec == asio::error::would_block) break;
+    if (ec) return enter_closed();  // EOF (the peer closed) or the connection is gone
+  }
+  wait_readable();  // more later; the flush deadline bounds the wait
+}
+
+void session::wait_writable() {
+  if (write_waiting_) return;
+  write_waiting_ = true;
+  ++pending_handlers_;
+  socket_.async_wait(asio::ip::tcp::socket::wait_write, [this](std::error_code ec) {
+    --pending_handlers_;
+    write_waiting_ = false;
+    if (state_ < session_state::closed && ec != asio::error::operation_aborted) {
+      if (ec) {
+        if (state_ == session_state::closing) enter_closed();
+        else close_after_write_error(ec, shard_.now());
+      } else {
+        flush(shard_.now());
+      }
+    }
+    handler_done();
+  });
+}
+
+}  // namespace lifeline::detail
