@@ -33,6 +33,8 @@ std::size_t doomed_sessions(const settings& s) {
   return static_cast<std::size_t>(std::llround(s.kill_share * static_cast<double>(s.sessions)));
 }
 
+long detection_bound_ms(const settings& s) { return s.dead_after_ms + s.server_pause_ms + s.heartbeat_ms; }
+
 lifeline::liveness_config liveness_of(const settings& s) {
   lifeline::liveness_config l;
   l.heartbeat_interval = std::chrono::milliseconds{s.heartbeat_ms};
@@ -48,14 +50,15 @@ std::optional<int> read_settings(int argc, char** argv, settings& s) {
                "and report detection latency, misses, false kills and cost"};
   app.add_option("--strategies", s.strategies, "strategies to compare")->delimiter(',')->capture_default_str();
   app.add_option("--sessions,-n", s.sessions, "sessions (clamped to what the server processes' descriptor limits allow)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--kill-share", s.kill_share, "share K/N of sessions killed (at once, or over the waves)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--fault", s.fault, "hung, closed, rebooted, stalled, blackholed, unreachable")
       ->check(CLI::IsMember({"hung", "closed", "rebooted", "stalled", "blackholed", "unreachable"}))
       ->capture_default_str();
-  app.add_option("--heartbeat-ms", s.heartbeat_ms, "heartbeat interval H")->capture_default_str();
-  app.add_option("--dead-after-ms", s.dead_after_ms, "dead-after timeout T")->capture_default_str();
+  app.add_option("--heartbeat-ms", s.heartbeat_ms, "heartbeat interval H")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--dead-after-ms", s.dead_after_ms, "dead-after timeout T")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--server-heartbeat-ms", s.server_heartbeat_ms,
                  "lifeline: the server's own beat interval (0: the library default, 10 x H)")
       ->check(CLI::NonNegativeNumber)
@@ -71,7 +74,9 @@ std::optional<int> read_settings(int argc, char** argv, settings& s) {
   app.add_option("--write-stall-ms", s.write_stall_ms,
                  "lifeline, keepalive: write_stall_timeout (0: the library default)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--server-threads", s.server_threads, "worker threads per server process")->capture_default_str();
+  app.add_option("--server-threads", s.server_threads, "worker threads per server process")
+      ->check(CLI::Range(1U, 256U))  // as lifeline_bench_server's --threads
+      ->capture_default_str();
   app.add_option("--server-processes", s.server_processes,
                  "server processes sharing one port through SO_REUSEPORT; CPU and memory are their sum")
       ->check(CLI::Range(1U, 64U))->capture_default_str();
@@ -86,6 +91,7 @@ std::optional<int> read_settings(int argc, char** argv, settings& s) {
       ->capture_default_str();
   app.add_option("--steady-seconds", s.steady_seconds,
                  "steady-state measurement window (widened to whole server beat intervals)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--keepalive-idle-s", s.keepalive_idle_s,
                  "TCP_KEEPIDLE for lifeline's backstop and for keepalive alone (0: derived from T; keepalive: 1 s)")
@@ -104,15 +110,37 @@ std::optional<int> read_settings(int argc, char** argv, settings& s) {
   app.add_option("--cost-windows", s.cost_windows,
                  "steady-state windows with every strategy up at once, for CPU and bytes (0: each strategy alone, "
                  "in its own run)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--sessions-per-loadgen", s.sessions_per_loadgen, "sessions per load process")->capture_default_str();
-  app.add_option("--jitter-ms", s.jitter_ms, "random delay of live sessions' heartbeats")->capture_default_str();
-  app.add_option("--loss", s.loss, "share of live sessions' heartbeats withheld")->capture_default_str();
+  app.add_option("--sessions-per-loadgen", s.sessions_per_loadgen, "sessions per load process")
+      ->check(CLI::PositiveNumber)  // 0 would divide by zero
+      ->capture_default_str();
+  app.add_option("--jitter-ms", s.jitter_ms, "random delay of live sessions' heartbeats")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--loss", s.loss, "share of live sessions' heartbeats withheld")
+      ->check(CLI::Range(0.0, 1.0))  // as lifeline_loadgen's --loss
+      ->capture_default_str();
+  app.add_option("--server-pause-ms", s.server_pause_ms,
+                 "right after the fault instant (with --waves: the first wave's), stop every server process "
+                 "(SIGSTOP) for P ms, then continue them (SIGCONT); their kernels go on receiving the live "
+                 "sessions' beats meanwhile. The wait for detections grows by P, false kills count over the "
+                 "whole span, and each strategy's max detection is set against T + P + H (0: no pause)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--out", s.out_dir, "directory for JSON, CSV, plot")->capture_default_str();
   app.add_option("--bin-dir", s.bin_dir, "build directory holding bench/ and tools/")->capture_default_str();
   app.add_flag("--check", s.check,
-               "exit 1 unless lifeline detected every killed session with no false kill (stalled: all as write_stalled)");
-  CLI11_PARSE(app, argc, argv);
+               "exit 1 unless lifeline detected every killed session with no false kill (stalled: all as write_stalled; "
+               "with --server-pause-ms: and its max detection within T + P + H)");
+  // A refused flag exits 2, as the checks below do (CLI11 alone would exit 10x); the
+  // message names the flag, and nothing has started yet.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the help (code 0) or the error
+    return code == 0 ? 0 : 2;
+  }
   s.wave_spread_ms = wave_spread_ms.value_or(s.heartbeat_ms);
   // A peer that stops reading is found only through what the server writes to it: the
   // beats alone take minutes to fill a window, so the stalled fault brings a game stream.

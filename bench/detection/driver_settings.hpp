@@ -45,6 +45,7 @@ struct settings {
   long wave_spread_ms = 1000;  // H unless --wave-spread-ms says otherwise
   std::uint64_t seed = 1;
   unsigned server_processes = 1;
+  long server_pause_ms = 0;    // every server process stopped this long right after the (first) fault instant; 0: none
   std::string out_dir = "detection-results";
   std::string bin_dir;
   bool check = false;
@@ -52,12 +53,17 @@ struct settings {
 
 /// Parses and checks the command line into `s` and settles what depends on the machine, with
 /// a note on stdout for each adjustment. nullopt: go on; otherwise the process's exit code
-/// (0 after --help, CLI11's code for a value it refuses, 2 for flags that contradict each
-/// other, 77 when this machine cannot run what was asked).
+/// (0 after --help, 2 for a value refused or flags that contradict each other, 77 when this
+/// machine cannot run what was asked).
 std::optional<int> read_settings(int argc, char** argv, settings& s);
 
 /// K: the sessions the fault kills, kill_share of N.
 std::size_t doomed_sessions(const settings& s);
+
+/// With --server-pause-ms P: T + P + H, in ms, the bound set against each strategy's max
+/// detection. A dead session's deadline is at most T after its fault; the pause may hold its
+/// conviction back by P; H is the slack of one beat interval.
+long detection_bound_ms(const settings& s);
 
 // lifeline's liveness settings as the bench servers get them from these flags; what the
 // library derives from them (server beat, user timeout) is asked of the library.

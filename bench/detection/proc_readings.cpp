@@ -71,4 +71,18 @@ run_queue_wait run_queue_wait_of(pid_t pid) {
   return w;
 }
 
+bool is_stopped(pid_t pid) {
+  std::error_code ec;
+  bool any = false;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream stat(task.path() / "stat");
+    const std::string content((std::istreambuf_iterator<char>(stat)), {});
+    const auto after_name = content.rfind(')');  // the name may hold spaces and parentheses
+    if (after_name == std::string::npos || after_name + 2 >= content.size() || content[after_name + 2] != 'T')
+      return false;
+    any = true;
+  }
+  return any;
+}
+
 }  // namespace lifeline::bench

@@ -42,4 +42,8 @@ machine_time machine_time_now();
 
 run_queue_wait run_queue_wait_of(pid_t pid);
 
+/// True when every thread of the process is stopped by a signal (state T in
+/// /proc/<pid>/task/*/stat): a SIGSTOP has taken effect.
+bool is_stopped(pid_t pid);
+
 }  // namespace lifeline::bench

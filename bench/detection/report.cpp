@@ -31,16 +31,28 @@ std::string stream_of(const settings& s) {
          std::to_string(s.stream_interval_ms) + " ms";
 }
 
+std::string pause_of(const settings& s) {
+  if (s.server_pause_ms == 0) return "";
+  return ", every server process stopped " + std::to_string(s.server_pause_ms) + " ms right after the " +
+         (s.waves == 1 ? "fault" : "first wave");
+}
+
+// --server-pause-ms: whether a strategy found every killed session within T + P + H.
+bool within_bound(const settings& s, const result& r) {
+  return r.misses == 0 && !r.detection_ms.empty() &&
+         quantile(r.detection_ms, 1) <= static_cast<double>(detection_bound_ms(s));
+}
+
 }  // namespace
 
 void print_table(const settings& s, const std::vector<result>& results) {
   const std::string server_beat =
       s.server_heartbeat_ms > 0 ? std::to_string(s.server_heartbeat_ms) + " ms" : "default (10 x H)";
   std::printf("\nHalf-open detection: N = %zu sessions, K = %zu killed (%s) %s, H = %ld ms, T = %ld ms,\n"
-              "lifeline's server beat %s, %u server process(es) of %u thread(s), load generators at nice +%d%s\n",
+              "lifeline's server beat %s, %u server process(es) of %u thread(s), load generators at nice +%d%s%s\n",
               s.sessions, results.empty() ? 0 : results[0].doomed, s.fault.c_str(), when_killed(s).c_str(),
               s.heartbeat_ms, s.dead_after_ms, server_beat.c_str(), s.server_processes, s.server_threads,
-              s.loadgen_nice, stream_of(s).c_str());
+              s.loadgen_nice, stream_of(s).c_str(), pause_of(s).c_str());
   std::printf("detection = detected − that session's fault; lateness = detected − (last heard + T); CPU in %% of one\n"
               "core (sum over the server processes, steady state and from the fault to the end of detection); RSS and\n"
               "wire bytes per session; echo p99 = live sessions' echo round trip during the mass death; cpu ratio =\n"
@@ -66,6 +78,18 @@ void print_table(const settings& s, const std::vector<result>& results) {
   std::printf("\ncause of detection per strategy:");
   for (const auto& r : results) std::printf("  %s: %s", r.strategy.c_str(), reasons_of(r).c_str());
   std::printf("\n");
+  if (s.server_pause_ms > 0) {
+    std::printf("bound on max detection with the server pause, T + P + H = %ld + %ld + %ld = %ld ms:", s.dead_after_ms,
+                s.server_pause_ms, s.heartbeat_ms, detection_bound_ms(s));
+    for (const auto& r : results) {
+      if (r.misses > 0 || r.detection_ms.empty())
+        std::printf("  %s: %zu of %zu missed, not met", r.strategy.c_str(), r.misses, r.doomed);
+      else
+        std::printf("  %s: %.0f ms, %s", r.strategy.c_str(), quantile(r.detection_ms, 1),
+                    within_bound(s, r) ? "met" : "NOT met");
+    }
+    std::printf("\n");
+  }
   if (lifeline_cpu > 0 && floor_cpu > 0)
     std::printf("lifeline's steady CPU is %.2fx the floor's (no liveness at all)\n", lifeline_cpu / floor_cpu);
   for (const auto& r : results)
@@ -83,7 +107,8 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
                      {"keepalive_interval_s", s.keepalive_interval_s}, {"keepalive_count", s.keepalive_count},
                      {"wave_spread_ms", s.waves == 1 ? 0 : s.wave_spread_ms}, {"seed", s.seed},
                      {"jitter_ms", s.jitter_ms}, {"loss", s.loss}, {"stream_bytes", s.stream_bytes},
-                     {"stream_interval_ms", s.stream_interval_ms}, {"write_stall_ms", liveness_of(s).write_stall_timeout.count()}};
+                     {"stream_interval_ms", s.stream_interval_ms}, {"write_stall_ms", liveness_of(s).write_stall_timeout.count()},
+                     {"server_pause_ms", s.server_pause_ms}};
   std::ofstream csv(fs::path(s.out_dir) / "detection.csv");
   csv << "strategy,sessions,doomed,detected,misses,false_kills,min_ms,p50_ms,p99_ms,max_ms,lateness_p99_ms,"
          "cpu_steady_pct,cpu_detection_pct,rss_per_session,wire_bytes_per_session_second,echo_p99_ms,"
@@ -94,25 +119,34 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
       waves.push_back({{"offset_ms", w.offset_ms}, {"killed", w.killed}, {"detected", w.detection_ms.size()},
                        {"detection_ms", {{"min", quantile(w.detection_ms, 0)}, {"p50", quantile(w.detection_ms, 0.5)},
                                          {"max", quantile(w.detection_ms, 1)}}}});
-    doc["strategies"].push_back({{"strategy", r.strategy}, {"sessions", r.sessions_open}, {"doomed", r.doomed},
-                                 {"detected", r.detected}, {"misses", r.misses}, {"false_kills", r.false_kills},
-                                 {"detection_ms", {{"min", quantile(r.detection_ms, 0)}, {"p50", quantile(r.detection_ms, 0.5)},
-                                                   {"p99", quantile(r.detection_ms, 0.99)}, {"max", quantile(r.detection_ms, 1)}}},
-                                 {"lateness_p99_ms", quantile(r.lateness_ms, 0.99)}, {"reasons", r.reasons},
-                                 {"cpu_steady_pct", r.cpu_steady},
-                                 {"cpu_steady_pct_per_window", r.cpu_steady_windows},
-                                 {"cpu_detection_pct", r.cpu_detection},
-                                 {"run_queue_wait_ms_during_detection", r.run_queue_wait_ms},
-                                 {"run_queue_runs_during_detection", r.run_queue_runs},
-                                 {"steal_pct_during_detection",
-                                  std::isnan(r.steal_pct) ? nlohmann::json(nullptr) : nlohmann::json(r.steal_pct)},
-                                 {"deadline_timer_late_max_ms", std::isnan(r.timer_late_max_ms)
-                                                                    ? nlohmann::json(nullptr)
-                                                                    : nlohmann::json(r.timer_late_max_ms)},
-                                 {"rss_per_session_bytes", r.rss_per_session},
-                                 {"wire_bytes_per_session_second", r.wire_bytes_per_session_second},
-                                 {"echo_p99_ms_during_mass_death", r.echo_p99_ms},
-                                 {"sessions_per_server_process", r.sessions_per_server}, {"waves", waves}});
+    nlohmann::json entry = {{"strategy", r.strategy}, {"sessions", r.sessions_open}, {"doomed", r.doomed},
+                            {"detected", r.detected}, {"misses", r.misses}, {"false_kills", r.false_kills},
+                            {"detection_ms", {{"min", quantile(r.detection_ms, 0)}, {"p50", quantile(r.detection_ms, 0.5)},
+                                              {"p99", quantile(r.detection_ms, 0.99)}, {"max", quantile(r.detection_ms, 1)}}},
+                            {"lateness_p99_ms", quantile(r.lateness_ms, 0.99)}, {"reasons", r.reasons},
+                            {"cpu_steady_pct", r.cpu_steady},
+                            {"cpu_steady_pct_per_window", r.cpu_steady_windows},
+                            {"cpu_detection_pct", r.cpu_detection},
+                            {"run_queue_wait_ms_during_detection", r.run_queue_wait_ms},
+                            {"run_queue_runs_during_detection", r.run_queue_runs},
+                            {"steal_pct_during_detection",
+                             std::isnan(r.steal_pct) ? nlohmann::json(nullptr) : nlohmann::json(r.steal_pct)},
+                            {"deadline_timer_late_max_ms", std::isnan(r.timer_late_max_ms)
+                                                               ? nlohmann::json(nullptr)
+                                                               : nlohmann::json(r.timer_late_max_ms)},
+                            {"rss_per_session_bytes", r.rss_per_session},
+                            {"wire_bytes_per_session_second", r.wire_bytes_per_session_second},
+                            {"echo_p99_ms_during_mass_death", r.echo_p99_ms},
+                            {"sessions_per_server_process", r.sessions_per_server}, {"waves", waves}};
+    if (s.server_pause_ms > 0) {
+      entry["server_pause"] = {{"start_ns", r.pause_start_ns}, {"end_ns", r.pause_end_ns},
+                               {"after_fault_ms", r.pause_after_fault_ms},
+                               {"length_ms", static_cast<double>(r.pause_end_ns - r.pause_start_ns) / 1e6},
+                               {"took_effect", r.pause_took_effect}};
+      entry["detection_bound_ms"] = detection_bound_ms(s);
+      entry["max_detection_within_bound"] = within_bound(s, r);
+    }
+    doc["strategies"].push_back(entry);
     csv << r.strategy << ',' << r.sessions_open << ',' << r.doomed << ',' << r.detected << ',' << r.misses << ','
         << r.false_kills << ',' << quantile(r.detection_ms, 0) << ',' << quantile(r.detection_ms, 0.5) << ','
         << quantile(r.detection_ms, 0.99) << ',' << quantile(r.detection_ms, 1) << ',' << quantile(r.lateness_ms, 0.99)
@@ -132,7 +166,7 @@ void write_outputs(const settings& s, const std::vector<result>& results) {
   std::ofstream plot(fs::path(s.out_dir) / "detection_cdf.gnuplot");
   plot << "set terminal svg size 900,540 dynamic\nset output '" << (fs::path(s.out_dir) / "detection_cdf.svg").string()
        << "'\nset title 'Detection latency after the fault (" << s.fault << ", N=" << s.sessions
-       << ", T=" << s.dead_after_ms << " ms, " << when_killed(s)
+       << ", T=" << s.dead_after_ms << " ms, " << when_killed(s) << pause_of(s)
        << ")'\nset xlabel \"ms after each session's own fault\"\nset ylabel 'fraction of killed sessions detected'\n"
        << "set yrange [0:1.02]\nset key bottom right\nset grid\nplot ";
   bool first = true;

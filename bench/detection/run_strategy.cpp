@@ -106,13 +106,20 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   double cpu_kill = 0;
   machine_time machine_at_kill;
   auto kill_wall = std::chrono::steady_clock::now();
+  // --server-pause-ms: the servers stop right after the first wave's instant (its rule in
+  // place, for a packet-filter fault); later waves keep their instants meanwhile.
+  server_pause pause(servers, std::chrono::milliseconds{s.server_pause_ms});
   for (std::size_t w = 0; w < instants.size(); ++w) {
-    while (monotonic_ns() < instants[w]) std::this_thread::sleep_for(200us);
+    while (monotonic_ns() < instants[w]) {
+      pause.end_if_due();
+      std::this_thread::sleep_for(200us);
+    }
     if (filtered) {
       apply_rules(cut_off(wave_address(w)));
       rules_in_place[w] = monotonic_ns();
     }
     if (w == 0) {
+      pause.begin();  // nothing when P = 0
       cpu_kill = total_cpu_seconds(servers);
       for (const auto& server : servers) {
         const auto wait = run_queue_wait_of(server.process->pid());
@@ -141,9 +148,32 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   // write_stall_timeout runs out. Wait for the later of the two too.
   const auto liveness = liveness_of(s);
   const auto stalled_wait = std::max(lifeline::derive_kernel_backstop(liveness).user_timeout, liveness.write_stall_timeout);
+  // A pause of P delays every detection due during it by up to P: the wait grows by P.
   const auto window = std::chrono::milliseconds{2 * s.dead_after_ms + 4000} +
-                      (s.fault == "stalled" ? stalled_wait + std::chrono::milliseconds{4000} : std::chrono::milliseconds{0});
-  pump(servers, window);
+                      (s.fault == "stalled" ? stalled_wait + std::chrono::milliseconds{4000} : std::chrono::milliseconds{0}) +
+                      std::chrono::milliseconds{s.server_pause_ms};
+  if (pause.pending()) {
+    const auto wait_end = std::chrono::steady_clock::now() + window;
+    // Read the stats until shortly before the end: poll() wakes late on a loaded machine,
+    // and end() sleeps out the rest in 200 us steps, as the wave instants are kept.
+    pump(servers, std::max(0ms, pause.time_left() - 5ms));
+    pause.end();
+    pump(servers, std::chrono::duration_cast<std::chrono::milliseconds>(wait_end - std::chrono::steady_clock::now()));
+  } else {
+    pump(servers, window);
+  }
+  if (pause.end_ns() != 0) {
+    r.pause_start_ns = pause.start_ns();
+    r.pause_end_ns = pause.end_ns();
+    r.pause_after_fault_ms = static_cast<double>(pause.start_ns() - instants.front()) / 1e6;
+    r.pause_took_effect = pause.were_stopped();
+    std::printf("[%s] every server process stopped (SIGSTOP) %.1f ms after the %s instant, continued (SIGCONT) %.1f "
+                "ms later: CLOCK_MONOTONIC %lld to %lld ns\n",
+                strategy.c_str(), r.pause_after_fault_ms, instants.size() == 1 ? "fault's" : "first wave's",
+                static_cast<double>(r.pause_end_ns - r.pause_start_ns) / 1e6, r.pause_start_ns, r.pause_end_ns);
+    if (!r.pause_took_effect)
+      std::printf("[%s] warning: a server process was not stopped when the pause ended\n", strategy.c_str());
+  }
   const double detect_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - kill_wall).count();
   r.cpu_detection = 100 * (total_cpu_seconds(servers) - cpu_kill) / detect_elapsed;
   for (const auto& server : servers) {

@@ -5,7 +5,9 @@
 //
 // Detection is measured per session from its own kill stamp (for a packet-filter fault,
 // from when its wave's rule was in place); a live session closed by the server, or lost by
-// its client, before the end of the wait is a false kill.
+// its client, before the end of the wait is a false kill. With --server-pause-ms P the
+// servers are stopped right after the first wave's instant and continued P ms later
+// (server_pause), and the wait grows by P.
 //
 //   for (const auto& strategy : s.strategies) results.push_back(run_strategy(s, strategy, k));
 #pragma once

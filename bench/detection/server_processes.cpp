@@ -9,6 +9,7 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -155,6 +157,42 @@ void stop_all(std::vector<std::unique_ptr<child_process>>& loads, std::vector<se
     server.process->read_until("DONE", 15s, [&](const std::string& l) { server.counters.take(l); });
     server.process->wait(5s);
   }
+}
+
+server_pause::server_pause(std::vector<server_process>& servers, std::chrono::milliseconds length)
+    : servers_(servers), length_ns_(static_cast<ns_t>(length.count()) * 1'000'000LL) {}
+
+server_pause::~server_pause() {
+  if (pending()) signal_all(SIGCONT);
+}
+
+void server_pause::signal_all(int signal) const {
+  for (const auto& server : servers_) ::kill(server.process->pid(), signal);
+}
+
+void server_pause::begin() {
+  if (length_ns_ == 0 || start_ns_ != 0) return;
+  signal_all(SIGSTOP);
+  start_ns_ = monotonic_ns();
+}
+
+std::chrono::milliseconds server_pause::time_left() const {
+  if (!pending()) return 0ms;
+  const ns_t left = start_ns_ + length_ns_ - monotonic_ns();
+  return std::chrono::milliseconds{left <= 0 ? 0 : (left + 999'999) / 1'000'000};
+}
+
+void server_pause::end_if_due() {
+  if (pending() && monotonic_ns() >= start_ns_ + length_ns_) end();
+}
+
+void server_pause::end() {
+  if (!pending()) return;
+  while (monotonic_ns() < start_ns_ + length_ns_) std::this_thread::sleep_for(200us);
+  were_stopped_ = std::all_of(servers_.begin(), servers_.end(),
+                              [](const server_process& server) { return is_stopped(server.process->pid()); });
+  signal_all(SIGCONT);
+  end_ns_ = monotonic_ns();
 }
 
 }  // namespace lifeline::bench

@@ -1,7 +1,7 @@
 // bench/detection/server_processes.hpp — the benchmark's server processes
 // (lifeline_bench_server, one strategy each) as the driver sees them: starting them on one
 // port, pumping their stats lines, summing their CPU and bytes, finding which process holds
-// which client, and stopping them with their load generators.
+// which client, pausing them (SIGSTOP, SIGCONT), and stopping them with their load generators.
 //
 // Several server processes share one port through SO_REUSEPORT, so one process's descriptor
 // limit no longer caps N; they issue the same session ids, so a session is known by its
@@ -16,6 +16,7 @@
 
 #include "child_process.hpp"
 #include "driver_settings.hpp"
+#include "proc_readings.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -79,5 +80,51 @@ std::size_t sessions_opened_by(child_process& load, std::size_t sessions_in_run)
 
 // Stops load generators (their reports written) and then servers (events flushed).
 void stop_all(std::vector<std::unique_ptr<child_process>>& loads, std::vector<server_process>& servers);
+
+// --server-pause-ms: every server process stopped (SIGSTOP) and, P ms later, continued
+// (SIGCONT), as a long GC pause or a descheduled VM would stop a game server. A stopped
+// process keeps its sockets: its kernel goes on receiving and ACKing, so the peers' beats
+// wait in its receive buffers (DESIGN.md §6, §8). The pause never blocks the driver, which
+// has wave instants to keep meanwhile: it calls end_if_due() as it waits, or end() to wait
+// out the rest. Destroyed while pending, it continues the servers at once.
+//
+//   server_pause pause(servers, 2000ms);
+//   pause.begin();                       // right after the fault instant
+//   pump(servers, pause.time_left());
+//   pause.end();                         // stamps; were_stopped() says it took effect
+class server_pause {
+ public:
+  /// Nothing happens with a length of 0.
+  server_pause(std::vector<server_process>& servers, std::chrono::milliseconds length);
+  ~server_pause();
+  server_pause(const server_pause&) = delete;
+  server_pause& operator=(const server_pause&) = delete;
+
+  /// SIGSTOP to every server process; the start is stamped once all are sent.
+  void begin();
+  /// Begun and not yet ended.
+  [[nodiscard]] bool pending() const noexcept { return start_ns_ != 0 && end_ns_ == 0; }
+  /// Until the end is due, rounded up to whole ms (0 when due or not pending).
+  [[nodiscard]] std::chrono::milliseconds time_left() const;
+  /// end() if the pause is pending and due.
+  void end_if_due();
+  /// Waits until start + length, checks that every server was stopped, SIGCONT to every
+  /// server process; the end is stamped once all are sent. Nothing unless pending.
+  void end();
+
+  /// CLOCK_MONOTONIC ns; 0 until begun / ended.
+  [[nodiscard]] ns_t start_ns() const noexcept { return start_ns_; }
+  [[nodiscard]] ns_t end_ns() const noexcept { return end_ns_; }
+  /// Every thread of every server process was found stopped just before SIGCONT.
+  [[nodiscard]] bool were_stopped() const noexcept { return were_stopped_; }
+
+ private:
+  void signal_all(int signal) const;
+
+  std::vector<server_process>& servers_;
+  ns_t length_ns_;
+  ns_t start_ns_ = 0, end_ns_ = 0;
+  bool were_stopped_ = false;
+};
 
 }  // namespace lifeline::bench

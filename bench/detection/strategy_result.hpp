@@ -9,6 +9,8 @@
 //   std::printf("p99 %.0f ms, causes %s\n", quantile(r.detection_ms, 0.99), reasons_of(r).c_str());
 #pragma once
 
+#include "proc_readings.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -42,6 +44,11 @@ struct result {
   double steal_pct = NAN;        // of the machine's CPU time over the same span, taken by the hypervisor
   long long run_queue_runs = 0;
   double timer_late_max_ms = NAN;  // lifeline strategies: the deadline timer's worst wake-up delay in the run
+  // --server-pause-ms: when every server process was stopped and continued (CLOCK_MONOTONIC,
+  // 0: no pause), the stop after the first fault instant, and whether it took effect.
+  ns_t pause_start_ns = 0, pause_end_ns = 0;
+  double pause_after_fault_ms = NAN;
+  bool pause_took_effect = false;
 };
 
 /// The q-quantile of `v` (nearest rank); NaN for an empty sample.
