@@ -9,12 +9,16 @@
 // sockets' reads must not matter.
 //
 // stall_record keeps the last few stalls, each noticed when the deadline timer finally
-// runs: its lateness (how long after it was due), or the time the host was frozen
+// runs: its lateness (how long after it was due: the part of a stall before the timer
+// fell due held no deadline and needs no excuse), plus the time the host was frozen
 // (CLOCK_BOOTTIME gaining on CLOCK_MONOTONIC, which stops while the host is suspended),
-// when that exceeds the threshold. A session last heard at `since` is excused every stall
-// that ended after `since`, in full: its conviction moves later by that much, so a dead
-// peer is still found within dead_after plus the stalls plus a tick. Asking costs one
-// comparison when no stall ended since (the common case).
+// when that exceeds the threshold. A session last heard at `since` is excused every
+// stall that ended after `since`: its conviction moves later by that much. The frozen
+// time is added although CLOCK_MONOTONIC never counted it as silence: it is deliberate
+// grace, for the peers' TCP retransmission backoff, which kept their beats away for as
+// long. A dead peer is still found within dead_after plus the stalls plus a tick (plus,
+// after a mass stall, its place in the paced release). Asking costs one comparison when
+// no stall ended since (the common case).
 //
 // release_pacer spreads the convictions a stall deferred: at most `per_second`, with a
 // burst of 10 ms worth, so the game never gets thousands of closes in one tick.

@@ -119,8 +119,10 @@ bool session::handle_frame(const frame& f, time_point now) {
   sent_since_heard_ = false;
   conviction_deferred_ = false;     // any deferral or paced release belonged to a silence now over
   released_at_ = time_point::max();
-  if (state_ == session_state::suspect) {
-    leave_suspect();  // the game hears of it before the frame that proved it
+  // The game hears of a recovery before the frame that proved it; a close frame is no
+  // recovery (close_as settles the suspect count, and on_closed follows).
+  if (state_ == session_state::suspect && !std::holds_alternative<close_frame>(f)) {
+    leave_suspect();
     if (state_ != session_state::open) return false;
   }
   const bool expecting_handshake = state_ == session_state::handshaking;
@@ -194,7 +196,9 @@ void session::on_beat(const beat_frame& beat, time_point now) {
     const auto sample = lifeline::round_trip_time(beat, to_wire_timestamp(now));
     if (sample.count() >= 0) rtt_ = sample;
   }
-  if (beat.urgent) send_beat(now);  // the peer finds us suspect: answer at once
+  // The peer finds us suspect: answer at once, unless we sent anything a moment ago (that
+  // frame answers already), which also keeps a hostile peer from using us as a reflector.
+  if (beat.urgent && now - last_sent_ >= std::min(heartbeat_interval_ / 4, std::chrono::milliseconds{100})) send_beat(now);
 }
 
 bool session::send_message(std::span<const std::byte> payload, time_point now) {

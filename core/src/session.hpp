@@ -125,7 +125,7 @@ class session {
   void on_readable(std::error_code ec);
   read_outcome read_available(time_point now);
   read_outcome read_frames(time_point now);
-  void close_after_write_error(std::error_code ec, time_point now);
+  void close_after_write_error(std::error_code ec, time_point);
   void note_frame_progress(time_point now);
   void continue_reading_soon();
   void send_frame(const frame& f, time_point now);
@@ -157,10 +157,11 @@ class session {
   bool read_waiting_ = false;
   bool write_waiting_ = false;
   bool reading_ = false;            // inside read_available(): the decoder is mid-chunk
+  bool read_posted_ = false;        // a continue_reading_soon() read is queued
   bool sent_since_heard_ = false;   // anything sent since the peer was last heard from
   bool conviction_deferred_ = false;  // a stall of ours pushed this silence's conviction later (counted once)
   int pending_handlers_ = 0;        // Asio handlers that still hold `this`
-  int write_failed_with_ = 0;       // errno of a write that failed inside the read loop (see close_after_write_error)
+  int write_failed_with_ = 0;       // errno of a failed write, until a read hears the peer's last words
   asio::ip::tcp::socket socket_;
   frame_decoder decoder_;
   timer_entry deadline_ = timer_entry::calling<&session::on_deadline>(this);

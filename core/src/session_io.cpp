@@ -17,6 +17,10 @@
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace lifeline::detail {
 namespace {
 
@@ -58,8 +62,8 @@ session::read_outcome session::read_available(time_point now) {
   reading_ = true;
   const auto outcome = read_frames(now);
   reading_ = false;
-  if (write_failed_with_ != 0 && is_open()) {
-    // A write failed while we were reading, and nothing read since explained why.
+  if (write_failed_with_ != 0 && state_ < session_state::closing) {
+    // A write failed, and nothing read since explained why.
     close_with(classify({write_failed_with_, std::system_category()}), now);
     return read_outcome::stopped;
   }
@@ -67,11 +71,13 @@ session::read_outcome session::read_available(time_point now) {
 }
 
 session::read_outcome session::read_frames(time_point now) {
-  const auto buffer = shard_.read_buffer();
+  // The shard's one read buffer: the frames decoded from it are views into it until this
+  // returns, so no other session may read into it meanwhile (from a handler we call).
+  const shard::read_buffer_lease buffer(shard_);
   auto& stats = shard_.counters();
   for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
     std::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
+    const std::size_t n = socket_.read_some(asio::buffer(buffer.bytes.data(), buffer.bytes.size()), ec);
     if (ec == asio::error::would_block) return read_outcome::drained;
     if (ec) {
       if (ec == asio::error::eof && decoder_.finish() == frame_error::truncated_frame)
@@ -81,7 +87,7 @@ session::read_outcome session::read_frames(time_point now) {
       return read_outcome::stopped;
     }
     stats.bytes_received += n;
-    decoder_.feed(std::span<const std::byte>(buffer.data(), n));
+    decoder_.feed(std::span<const std::byte>(buffer.bytes.data(), n));
     std::error_code frame_ec;
     while (auto f = decoder_.next(frame_ec)) {
       ++stats.frames_received;
@@ -93,7 +99,7 @@ session::read_outcome session::read_frames(time_point now) {
       return read_outcome::stopped;
     }
     note_frame_progress(now);
-    if (n < buffer.size()) return read_outcome::drained;  // drained what the kernel had
+    if (n < buffer.bytes.size()) return read_outcome::drained;  // drained what the kernel had
   }
   return read_outcome::more_waiting;
 }
@@ -103,6 +109,8 @@ session::read_outcome session::read_frames(time_point now) {
 void session::note_frame_progress(time_point now) {
   if (decoder_.buffered_bytes() == 0 || frame_in_progress()) return;
   frame_started_ = now;
+  conviction_deferred_ = false;  // a new frame: the silence before it is over
+  released_at_ = time_point::max();
   if (is_open()) rearm(now);  // the frame's deadline replaces the silence deadline
 }
 
@@ -110,9 +118,12 @@ void session::note_frame_progress(time_point now) {
 // and would not fire again until more bytes arrive, so come back after the other
 // sessions' handlers instead.
 void session::continue_reading_soon() {
+  if (read_posted_) return;  // one chain at a time, or the fairness cap means nothing
+  read_posted_ = true;
   ++pending_handlers_;
   asio::post(shard_.io(), [this] {
     --pending_handlers_;
+    read_posted_ = false;
     on_readable({});
     handler_done();
   });
@@ -189,28 +200,24 @@ void session::flush(time_point now) {
 
 // A write failed (reset, broken pipe, timed out). The peer may have said why before it
 // went, in bytes we have not read yet (a close frame, then its RST): its word, if any, is
-// the better reason. Inside the read loop (a reply to the frame being handled), the loop
-// reads on and closes with this error only if nothing it reads ends the session first.
-void session::close_after_write_error(std::error_code ec, time_point now) {
-  if (reading_) {
-    write_failed_with_ = ec.value();
-    return;
-  }
-  if (bytes_waiting(socket_.native_handle()) > 0) {
-    const auto outcome = read_available(now);
-    if (outcome == read_outcome::stopped) return;
-    if (outcome == read_outcome::more_waiting) continue_reading_soon();
-  }
-  close_with(classify(ec), now);
+// the better reason. Never read here: this may run inside another session's handler,
+// whose frames are still being decoded from the shard's one read buffer. A read of our
+// own, posted (or the read loop we are in), hears the peer's last words first, and closes
+// with this error if they say nothing.
+void session::close_after_write_error(std::error_code ec, time_point) {
+  write_failed_with_ = ec.value();
+  if (!reading_) continue_reading_soon();
 }
 
+// Discards what the peer still sends (MSG_TRUNC: the kernel drops it, nothing is copied),
+// so this may run inside another session's handler without touching the shard's read
+// buffer that handler's frames live in.
 void session::drain_until_peer_closes() {
-  const auto buffer = shard_.read_buffer();
   for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
-    std::error_code ec;
-    socket_.read_some(asio::buffer(buffer.data(), buffer.size()), ec);
-    if (ec == asio::error::would_block) break;
-    if (ec) return enter_closed();  // EOF (the peer closed) or the connection is gone
+    const auto n = ::recv(socket_.native_handle(), nullptr, 64 * 1024, MSG_TRUNC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return enter_closed();  // EOF (the peer closed) or the connection is gone
   }
   wait_readable();  // more later; the flush deadline bounds the wait
 }

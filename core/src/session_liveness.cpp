@@ -23,17 +23,20 @@ namespace lifeline::detail {
 bool session::heartbeats_on() const noexcept { return shard_.config().heartbeats; }
 
 session::time_point session::conviction_deadline() const noexcept {
-  if (released_at_ != time_point::max()) return released_at_;  // already due, paced: its slot
   const auto& stalls = shard_.stalls();
+  auto due = time_point::max();
   if (frame_in_progress())
-    return frame_started_ + shard_.evidence().frame_timeout + stalls.excused_since(frame_started_);
-  if (!heartbeats_on()) return time_point::max();
-  return last_heard_ + dead_after_ + stalls.excused_since(last_heard_);
+    due = frame_started_ + shard_.evidence().frame_timeout + stalls.excused_since(frame_started_);
+  else if (heartbeats_on())
+    due = last_heard_ + dead_after_ + stalls.excused_since(last_heard_);
+  // Already due and paced: not before its slot (nor before a later stall's excuse).
+  return released_at_ == time_point::max() ? due : std::max(due, released_at_);
 }
 
+// Suspicion waits out our stalls too: a peer is not "unstable" for our own pause.
 session::time_point session::suspicion_deadline() const noexcept {
   if (state_ != session_state::open || !heartbeats_on() || frame_in_progress()) return time_point::max();
-  return last_heard_ + suspect_after_;
+  return last_heard_ + suspect_after_ + shard_.stalls().excused_since(last_heard_);
 }
 
 void session::on_deadline(time_point now) {
@@ -136,8 +139,8 @@ void session::enter_suspect(time_point now) {
   auto& stats = shard_.counters();
   ++stats.suspected;
   ++stats.sessions_suspect;
-  send_beat(now, /*urgent=*/true);  // a live peer answers at once, whatever its own timer says
-  if (state_ == session_state::suspect) shard_.notify_suspected(*this);
+  shard_.notify_suspected(*this);  // before the beat, whose answer may already be waiting
+  if (state_ == session_state::suspect) send_beat(now, /*urgent=*/true);  // a live peer answers at once
 }
 
 void session::leave_suspect() {

@@ -197,9 +197,11 @@ void shard::arm_tick(time_point at) {
 // stall of ours that the sessions' peers must not be blamed for (own_stalls.hpp).
 void shard::note_wakeup(time_point due, time_point now) {
   stats_.deadline_timer_lateness.record(now - due);
+  // The two clocks read back to back, so that a preemption between them is no "freeze".
   timespec boot{};
   ::clock_gettime(CLOCK_BOOTTIME, &boot);
-  const auto ahead = std::chrono::seconds{boot.tv_sec} + std::chrono::nanoseconds{boot.tv_nsec} - now.time_since_epoch();
+  const auto monotonic = clock::now();
+  const auto ahead = std::chrono::seconds{boot.tv_sec} + std::chrono::nanoseconds{boot.tv_nsec} - monotonic.time_since_epoch();
   const auto frozen = boot_ahead_of_monotonic_.count() < 0 ? std::chrono::nanoseconds{0} : ahead - boot_ahead_of_monotonic_;
   boot_ahead_of_monotonic_ = ahead;
   if (!stalls_.note_wakeup(due, now, frozen)) return;

@@ -24,6 +24,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <list>
 #include <memory>
@@ -76,7 +77,19 @@ class shard {
   [[nodiscard]] release_pacer& pacer() noexcept { return pacer_; }
   [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept;
   [[nodiscard]] frame_encoder& encoder() noexcept { return encoder_; }
-  [[nodiscard]] std::span<std::byte> read_buffer() noexcept { return read_buffer_; }
+  /// The shard's one read buffer, lent to one session's read at a time: what it decodes
+  /// from it are views into it, which a nested read (from a handler) would overwrite.
+  struct read_buffer_lease {
+    explicit read_buffer_lease(shard& s) noexcept : owner(s), bytes(s.read_buffer_) {
+      assert(!s.read_buffer_lent_ && "a session read into the shard's buffer while another's frames live in it");
+      s.read_buffer_lent_ = true;
+    }
+    ~read_buffer_lease() { owner.read_buffer_lent_ = false; }
+    read_buffer_lease(const read_buffer_lease&) = delete;
+    read_buffer_lease& operator=(const read_buffer_lease&) = delete;
+    shard& owner;
+    std::span<std::byte> bytes;
+  };
   [[nodiscard]] session_stats& counters() noexcept { return stats_; }
   [[nodiscard]] bool shutting_down() const noexcept { return shutting_down_; }
   /// How long a closing session may take to flush its close frame to a live peer.
@@ -123,6 +136,7 @@ class shard {
   std::chrono::nanoseconds boot_ahead_of_monotonic_{-1};  // CLOCK_BOOTTIME − CLOCK_MONOTONIC at the last wake-up; <0: none yet
   frame_encoder encoder_;
   std::vector<std::byte> read_buffer_;
+  bool read_buffer_lent_ = false;
 
   // The slab: slot i holds sessions_[i]; live_ids_[i] is its id while it is alive (0
   // when free); slots_ says which slot and generation the next session gets.

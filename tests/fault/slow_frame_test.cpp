@@ -103,10 +103,11 @@ TEST_CASE("a configured frame_timeout shorter than dead_after closes a stalled f
 }
 
 TEST_CASE("a large frame sent at a normal pace is delivered, even when it takes longer than the silence allowed") {
-  // Silent for 200 ms, then a 60,000-byte message arriving over 250 ms: 450 ms without a
-  // complete frame, more than dead_after (300 ms), yet the frame arrived within
-  // frame_timeout of its first byte and the peer is alive.
-  const auto config = fast_server();
+  // Silent for 400 ms, then a 60,000-byte message arriving over about 400 ms: 800 ms
+  // without a complete frame, more than dead_after (600 ms), yet the frame arrived within
+  // frame_timeout (600 ms) of its first byte and the peer is alive.
+  auto config = fast_server();
+  config.liveness.dead_after = 600ms;
   session_log log;
   server game(config, log.handlers());
   game.start();
@@ -114,14 +115,14 @@ TEST_CASE("a large frame sent at a normal pace is delivered, even when it takes 
   peer.handshake();
   REQUIRE(log.wait_opened(1));
   peer.send_beat();
-  std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(400ms);
 
   const std::string payload(60'000, 'x');
   frame_encoder encoder(config.liveness.max_frame_size);
   std::error_code ec;
   const auto bytes = encoder.encode(data_frame{.payload = bytes_of(payload)}, ec);
   REQUIRE_FALSE(ec);
-  send_slowly(peer, bytes, 5, 250ms);
+  send_slowly(peer, bytes, 5, 400ms);
   REQUIRE(log.wait_messages(1, 2s));
   CHECK(log.messages()[0].second.size() == payload.size());
   peer.send_beat();

@@ -18,7 +18,7 @@ TEST_CASE("a session id keeps its shard, generation and slot in 8 | 32 | 24 bits
   CHECK(session_id::make(0, 1, 0));  // never 0
 }
 
-TEST_CASE("a freed slot is reused only after every other free slot, and never with the same generation") {
+TEST_CASE("under churn no session id is ever issued twice") {
   session_slots slots(3, 10);  // 10 usable, 1,034 in all
   CHECK(slots.capacity() == 10 + session_slots::reserve);
   std::deque<session_id> live;

@@ -28,10 +28,11 @@ enum class close_code : std::uint8_t {
   other = 255,
 };
 
-/// "heartbeat_timeout", ..., as the enumerator is spelled; "other" for a value this build does not know.
+/// "heartbeat_timeout", ..., as the enumerator is spelled; "other" for a value this build
+/// does not know. Any thread.
 [[nodiscard]] std::string_view to_string(close_code code) noexcept;
 
-/// The category of close_code values; name() is "lifeline.close_code".
+/// The category of close_code values; name() is "lifeline.close_code". Any thread.
 [[nodiscard]] const std::error_category& close_code_category() noexcept;
 
 [[nodiscard]] inline std::error_code make_error_code(close_code c) noexcept {

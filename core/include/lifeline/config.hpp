@@ -80,7 +80,9 @@ struct liveness_config {
   /// was frozen this long (CLOCK_BOOTTIME gaining on CLOCK_MONOTONIC), the shard could not
   /// hear its peers meanwhile: that time is not held against them, and convictions falling
   /// due are deferred by it (not dropped: a dead peer is still found within dead_after plus
-  /// the stall plus a tick). Default: (dead_after - heartbeat_interval) / 4; a shorter
+  /// the stall plus a tick, plus its place in stall_release_rate's pace, and a frame arriving
+  /// within frame_timeout plus the stall). Suspicion waits the stall out too. Default:
+  /// (dead_after - heartbeat_interval) / 4; a shorter
   /// stall cannot by itself make a beating peer look dead. A value longer than any stall
   /// turns deferral off, leaving convictions to rest on the socket's evidence alone.
   std::optional<milliseconds> stall_threshold;
@@ -139,7 +141,7 @@ struct kernel_backstop {
 };
 [[nodiscard]] kernel_backstop derive_kernel_backstop(const liveness_config& config) noexcept;
 
-/// The evidence settings actually applied, after deriving the unset ones.
+/// The evidence settings actually applied, after deriving the unset ones. Any thread.
 struct evidence_rules {
   milliseconds suspect_after{0};    ///< for a peer beating every heartbeat_interval, allowed dead_after
   milliseconds frame_timeout{0};

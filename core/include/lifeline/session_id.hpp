@@ -6,11 +6,11 @@
 // Id 0 is never issued.
 //
 // How long an id stays unique. A shard reuses its slots first-in-first-out and always
-// keeps at least 1,024 of them free (session_slab::reserve), so a slot comes back into use
-// only after 1,024 other sessions of its shard have closed since it was freed; each reuse
+// keeps at least 1,024 of them free (session_slots::reserve), so a slot comes back into use
+// only after 1,024 other sessions of its shard have opened since it was freed; each reuse
 // advances its 32-bit generation. The same id can therefore be issued again only after
-// 2^32 × 1,024 ≈ 4.4 × 10^12 closes on one shard: 1.4 years at 100,000 closes a second on
-// every shard, 91,000 years at the 1,533 a second one slot saw in a 300 s churn run with
+// 2^32 × 1,024 ≈ 4.4 × 10^12 sessions on one shard: 1.4 years at 100,000 new sessions a
+// second on every shard, 91,000 years at the 1,533 a second one slot saw in a 300 s churn run with
 // the old last-in-first-out reuse (whose 24-bit generation wrapped in about 3 hours). A
 // stale id would also have to be kept that long and used at the one moment it matches.
 #pragma once
