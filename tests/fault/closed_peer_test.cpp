@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <thread>
 
 using namespace lifeline;
 using namespace lifeline::test;
@@ -180,4 +182,53 @@ TEST_CASE("a peer process killed with kill -9 (its kernel sends FIN, no close fr
 
   CHECK(log.closed()[0].why.reason == close_reason::peer_dropped);
   CHECK(took < detection_slack);
+}
+
+TEST_CASE("a handler's send to a session whose peer has just reset leaves the frames being handled intact") {
+  // One shard. While a handler holds it, peer A sends two messages in one segment, then
+  // peer B sends a close frame and resets. When the shard runs again it reads A first; A's
+  // first message makes the game send to B, whose write fails. B's unread close frame must
+  // be read without touching the shard's read buffer, where A's second message still lies.
+  session_log log;
+  std::atomic<std::uint64_t> b_id{0};
+  server* game_ptr = nullptr;
+  server game(fast_server(1), log.handlers([&](session_id, std::span<const std::byte> bytes) {
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text == "hold") std::this_thread::sleep_for(200ms);
+    if (text == "first") (void)game_ptr->send(session_id{b_id}, bytes_of("to B"));
+  }));
+  game_ptr = &game;
+  game.start();
+  raw_peer a("127.0.0.1", game.port());
+  raw_peer b("127.0.0.1", game.port());
+  a.handshake();
+  b_id = b.handshake().session_id;
+  REQUIRE(log.wait_opened(2));
+
+  a.send_frame(data_frame{.payload = bytes_of("hold")});
+  REQUIRE(log.wait_messages(1));
+  frame_encoder encoder;
+  std::error_code ec;
+  auto both = std::vector<std::byte>{};
+  for (const auto* text : {"first", "second"}) {
+    const auto bytes = encoder.encode(data_frame{.payload = bytes_of(text)}, ec);
+    both.insert(both.end(), bytes.begin(), bytes.end());
+  }
+  a.send_bytes(both);
+  std::this_thread::sleep_for(20ms);
+  b.send_frame(close_frame{.code = close_code::normal});
+  const linger abort_on_close{1, 0};
+  REQUIRE(::setsockopt(b.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close) == 0);
+  b.close_now();
+
+  REQUIRE(log.wait_messages(3, 2s));
+  const auto messages = log.messages();
+  CHECK(messages[1].second == "first");
+  CHECK(messages[2].second == "second");
+  REQUIRE(log.wait_closed(1, 2s));
+  const auto closed = log.closed()[0];
+  CHECK(closed.id.value == b_id);
+  CHECK(closed.why.reason == close_reason::peer_closed);  // its word, read after the failed write
+  a.send_beat();
+  CHECK(log.closed().size() == 1);  // A untouched
 }

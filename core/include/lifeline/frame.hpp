@@ -72,7 +72,7 @@ struct beat_frame {
 
 /// Opaque game bytes.
 struct data_frame {
-  std::span<const std::byte> payload;
+  std::span<const std::byte> payload{};
 };
 
 /// Client -> server, the first frame of a session.
@@ -100,7 +100,7 @@ struct welcome_frame {
 /// Either side, the last frame it sends.
 struct close_frame {
   close_code code = close_code::normal;
-  std::string_view detail;   ///< for logs; may be empty
+  std::string_view detail{}; ///< for logs; may be empty
 };
 
 /// One decoded frame; the alternative held is the frame's type.
