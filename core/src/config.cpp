@@ -50,6 +50,19 @@ void validate(const liveness_config& c, const std::string& prefix) {
   if (c.stall_threshold && *c.stall_threshold <= std::chrono::milliseconds::zero())
     reject(prefix + "stall_threshold", "must be positive, got " + ms(*c.stall_threshold));
   if (c.stall_release_rate == 0) reject(prefix + "stall_release_rate", "must be at least 1 per second");
+  if (c.inbound.burst <= std::chrono::milliseconds::zero() || c.inbound.burst > std::chrono::minutes{1})
+    reject(prefix + "inbound.burst", "must be in (0, 60 s], got " + ms(c.inbound.burst));
+  if (c.inbound.frames_per_second > 10'000'000)
+    reject(prefix + "inbound.frames_per_second", "must be at most 10,000,000 (0: no limit), got " +
+                                                     std::to_string(c.inbound.frames_per_second));
+  if (c.inbound.strikes == 0) reject(prefix + "inbound.strikes", "must be at least 1");
+  if (c.inbound.strike_window < c.inbound.burst)
+    reject(prefix + "inbound.strike_window", "must be at least inbound.burst (" + ms(c.inbound.burst) + "), got " +
+                                                 ms(c.inbound.strike_window));
+  if (c.inbound.beats_per_interval > 1000)
+    reject(prefix + "inbound.beats_per_interval", "must be at most 1000, got " + std::to_string(c.inbound.beats_per_interval));
+  if (c.read_budget_per_turn < 1024 || c.read_budget_per_turn > 64 * 1024)
+    reject(prefix + "read_budget_per_turn", "must be in [1024, 65536], got " + std::to_string(c.read_budget_per_turn));
   if (c.server_heartbeat_interval &&
       (*c.server_heartbeat_interval < c.wheel_tick || *c.server_heartbeat_interval > std::chrono::hours{1}))
     reject(prefix + "server_heartbeat_interval",

@@ -56,6 +56,7 @@ void engine::stop(std::chrono::milliseconds flush_deadline) {
   stopped_ = true;
   bool on_a_shard_thread = false;
   for (auto& s : shards_) {
+    s->drop_waiting_sends();  // stop() must not wait behind them (its flush deadline)
     on_a_shard_thread = on_a_shard_thread || s->runs_on_this_thread();
     asio::post(s->io(), [&shard = *s, flush_deadline] { shard.begin_shutdown(flush_deadline); });
   }
@@ -120,7 +121,7 @@ std::error_code engine::kernel_info(session_id id, tcp_kernel_info& info) const 
 
 std::error_code engine::send(session_id id, std::span<const std::byte> message) {
   if (!running_) return session_error::not_running;
-  if (message.size() + 32 > liveness_.max_frame_size) return session_error::message_too_large;
+  if (message.size() + max_data_frame_overhead > liveness_.max_frame_size) return session_error::message_too_large;
   auto* s = shard_of(id);
   if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
   if (s->runs_on_this_thread()) {
@@ -130,17 +131,17 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
     if (target == nullptr || !target->send_message(message, s->now())) return session_error::unknown_session;
     return target->is_open() ? std::error_code{} : make_error_code(session_error::queue_full);
   }
-  // Bound what game threads can have in flight to one session, as its write queue is
-  // bounded: a peer that stops reading must cost an error here, not unbounded memory.
-  auto& in_transit = s->bytes_in_transit(id.slot());
-  if (in_transit.fetch_add(message.size(), std::memory_order_relaxed) + message.size() > liveness_.write_queue_limit) {
-    in_transit.fetch_sub(message.size(), std::memory_order_relaxed);
+  // Bound what is on its way to one session, from game threads and in its write queue, as
+  // the queue itself is bounded: a peer that stops reading must cost an error here, not
+  // unbounded memory.
+  // Counted as the frame it becomes, so that the queue it lands in never passes its limit.
+  const auto frame_bytes = message.size() + max_data_frame_overhead;
+  auto& pending = s->bytes_pending(id.slot());
+  if (pending.fetch_add(frame_bytes, std::memory_order_relaxed) + frame_bytes > liveness_.write_queue_limit) {
+    pending.fetch_sub(frame_bytes, std::memory_order_relaxed);
     return session_error::queue_full;
   }
-  asio::post(s->io(), [s, id, bytes = std::vector<std::byte>(message.begin(), message.end())] {
-    s->bytes_in_transit(id.slot()).fetch_sub(bytes.size(), std::memory_order_relaxed);
-    if (auto* target = s->find(id)) target->send_message(bytes, s->now());  // it may have closed meanwhile
-  });
+  s->send_from_another_thread(id, message);
   return {};
 }
 

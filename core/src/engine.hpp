@@ -33,6 +33,7 @@ class engine {
   void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context);
   [[nodiscard]] server_stats stats() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] bool is_running() const noexcept { return running_.load(std::memory_order_relaxed); }
 
   // Owning shard's thread only.
   [[nodiscard]] session* find_on_this_thread(session_id id) const noexcept;

@@ -23,6 +23,7 @@ close_code wire_code_for(const close_info& why) noexcept {
     case close_reason::server_full: return close_code::server_full;
     case close_reason::heartbeat_timeout: return close_code::heartbeat_timeout;
     case close_reason::slow_frame: return close_code::slow_frame;
+    case close_reason::rate_exceeded: return close_code::rate_exceeded;
     default: return close_code::normal;
   }
 }
@@ -31,6 +32,14 @@ close_code wire_code_for(const close_info& why) noexcept {
 // std::errc in Asio 1.22; the game gets std::system_category(), so it needs no Asio.
 std::error_code portable(std::error_code ec) noexcept {
   return ec.category() == asio::system_category() ? std::error_code(ec.value(), std::system_category()) : ec;
+}
+
+rate_limits wire_limits(const inbound_limits& limits) noexcept {
+  const auto clamp32 = [](std::size_t v) { return static_cast<std::uint32_t>(std::min<std::size_t>(v, UINT32_MAX)); };
+  return {.frames_per_second = clamp32(limits.frames_per_second),
+          .bytes_per_second = clamp32(limits.bytes_per_second),
+          .burst = limits.burst,
+          .beats_per_interval = static_cast<std::uint16_t>(std::min(limits.beats_per_interval, 65535u))};
 }
 
 // Halfway between the peer's beat interval and the silence allowed it, unless the game
@@ -70,7 +79,9 @@ session::session(shard& owner, session_id id, session_role role, asio::ip::tcp::
       heartbeat_interval_(role == session_role::server ? derive_server_beat(owner.config()).interval
                                                        : owner.config().heartbeat_interval),
       dead_after_(owner.config().dead_after),
-      suspect_after_(owner.evidence().suspect_after) {}
+      suspect_after_(owner.evidence().suspect_after),
+      // A server's peers beat every heartbeat_interval; a client's server says in its welcome.
+      peer_interval_(owner.config().heartbeat_interval) {}
 
 void session::start_server(time_point now) {
   std::error_code ec;
@@ -159,7 +170,8 @@ void session::on_hello(const hello_frame&, time_point now) {
                            .dead_after = dead_after_,
                            .session_id = id_.value,
                            .server_heartbeat_interval = own_rate ? own.interval : milliseconds{0},
-                           .server_dead_after = own_rate ? own.clients_wait : milliseconds{0}},
+                           .server_dead_after = own_rate ? own.clients_wait : milliseconds{0},
+                           .limits = wire_limits(cfg.inbound)},
              now);
   if (state_ == session_state::handshaking) enter_open(now);
 }
@@ -175,6 +187,7 @@ void session::on_welcome(const welcome_frame& welcome, time_point now) {
       peer_interval = welcome.server_heartbeat_interval;
       dead_after_ = welcome.server_dead_after;
     }
+    peer_interval_ = peer_interval;
     suspect_after_ = suspicion_after(peer_interval, dead_after_, shard_.config().suspect_after);
   }
   enter_open(now);
@@ -201,9 +214,9 @@ void session::on_beat(const beat_frame& beat, time_point now) {
   if (beat.urgent && now - last_sent_ >= std::min(heartbeat_interval_ / 4, std::chrono::milliseconds{100})) send_beat(now);
 }
 
-bool session::send_message(std::span<const std::byte> payload, time_point now) {
+bool session::send_message(std::span<const std::byte> payload, time_point now, admitted how) {
   if (!is_open()) return false;
-  send_frame(data_frame{.payload = payload}, now);
+  send_frame(data_frame{.payload = payload}, now, how == admitted::by_send);
   return true;
 }
 
@@ -239,7 +252,9 @@ session::farewell session::farewell_for(close_reason reason, bool was_live) noex
       return farewell::none;  // it hung up: nothing to say, a plain FIN back
     case heartbeat_timeout:
     case slow_frame:
-      // Convicted on our evidence, yet it may be alive (hung, then resumed): tell it why.
+    case rate_exceeded:
+      // Convicted on our evidence, yet it may be alive (hung, then resumed; flooding): tell
+      // it why, once, without waiting for it to read.
       return was_live ? farewell::last_word : farewell::abort;
     case keepalive_timeout:
     case user_timeout:
@@ -324,6 +339,7 @@ void session::close_as(close_info why, farewell how, time_point now) {
       outbound_sent_ = 0;
     }
     outbound_.insert(outbound_.end(), bytes.begin(), bytes.end());
+    publish_unsent(static_cast<std::ptrdiff_t>(bytes.size()));
   }
   if (!write_waiting_) flush(now);
   if (state_ == session_state::closing) rearm(now);
@@ -352,6 +368,7 @@ void session::enter_closed() {
   std::error_code ignored;
   if (outbound_sent_ != outbound_.size()) make_close_abortive(socket_.native_handle());  // could not flush: RST
   socket_.close(ignored);  // pending waits complete with operation_aborted
+  publish_unsent(-static_cast<std::ptrdiff_t>(outbound_.size() - outbound_sent_));
   std::vector<std::byte>().swap(outbound_);
   outbound_sent_ = 0;
   if (pending_handlers_ == 0) shard_.reclaim_later(*this);

@@ -26,6 +26,8 @@
 // convictions). All members are touched only on the owning shard's thread.
 #pragma once
 
+#include "inbound_budget.hpp"
+
 #include <lifeline/close_reason.hpp>
 #include <lifeline/config.hpp>
 #include <lifeline/frame.hpp>
@@ -66,8 +68,12 @@ class session {
   /// Client side: connect to `remote` (from `local`, if set), send hello, wait for welcome.
   void start_client(time_point now);
 
+  /// How a message was admitted: on the shard's own thread (a handler) its queue's limit
+  /// applies here, and passing it closes the session (write_stalled); from a game thread,
+  /// send() already held it within the limit (queue_full), and it is queued as is.
+  enum class admitted : std::uint8_t { here, by_send };
   /// Queues one game message. False if the session no longer accepts messages.
-  bool send_message(std::span<const std::byte> payload, time_point now);
+  bool send_message(std::span<const std::byte> payload, time_point now, admitted how = admitted::here);
 
   /// Ends the session: tells the game (once), then flushes a close frame to a peer that
   /// may still be listening, or drops the connection at once for a dead one.
@@ -120,15 +126,20 @@ class session {
   void handler_done();
 
   // session_io.cpp: reading and writing
-  enum class read_outcome : std::uint8_t { drained, more_waiting, stopped };
+  enum class read_outcome : std::uint8_t { drained, more_waiting, paused, stopped };
   void wait_readable();
   void on_readable(std::error_code ec);
   read_outcome read_available(time_point now);
   read_outcome read_frames(time_point now);
   void close_after_write_error(std::error_code ec, time_point);
   void note_frame_progress(time_point now);
+  read_outcome pause_reading(time_point now);
+  [[nodiscard]] std::chrono::nanoseconds inbound_credit(time_point now) const noexcept;
+  [[nodiscard]] time_point reading_resumes_at(time_point now) const noexcept;
+  void resume_reading();
   void continue_reading_soon();
-  void send_frame(const frame& f, time_point now);
+  void send_frame(const frame& f, time_point now, bool within_limit_checked = false);
+  void publish_unsent(std::ptrdiff_t delta) noexcept;
   void send_beat(time_point now, bool urgent = false);
   void flush(time_point now);
   void drain_until_peer_closes();
@@ -175,6 +186,8 @@ class session {
   std::chrono::milliseconds heartbeat_interval_;
   std::chrono::milliseconds dead_after_;
   std::chrono::milliseconds suspect_after_;
+  std::chrono::milliseconds peer_interval_;  // how often the peer beats when quiet
+  inbound_budget inbound_;                   // what the peer may still send (inbound_limits)
 
   wire_timestamp peer_sent_at_;     // the peer's last beat, echoed in ours
   time_point peer_beat_received_;

@@ -24,7 +24,7 @@
 namespace lifeline::detail {
 namespace {
 
-constexpr int max_reads_per_wakeup = 4;  // fairness between a shard's sessions
+constexpr int max_drains_per_wakeup = 4;  // a closing session's discarded bytes, per turn
 
 }  // namespace
 
@@ -49,15 +49,17 @@ void session::on_readable(std::error_code ec) {
   if (state_ == session_state::closing) return drain_until_peer_closes();
   const auto now = shard_.now();
   if (ec) return close_with(classify(ec), now);
+  if (inbound_.paused && write_failed_with_ == 0) return;  // over its budget: resumed by its deadline
   switch (read_available(now)) {
     case read_outcome::drained: return wait_readable();
     case read_outcome::more_waiting: return continue_reading_soon();
+    case read_outcome::paused:
     case read_outcome::stopped: return;
   }
 }
 
-// Reads what the kernel holds, up to max_reads_per_wakeup buffers, and handles every
-// complete frame in it.
+// Reads what the kernel holds, up to read_budget_per_turn bytes (fairness: then the other
+// sessions are served), and handles every complete frame in it.
 session::read_outcome session::read_available(time_point now) {
   reading_ = true;
   const auto outcome = read_frames(now);
@@ -75,11 +77,18 @@ session::read_outcome session::read_frames(time_point now) {
   // returns, so no other session may read into it meanwhile (from a handler we call).
   const shard::read_buffer_lease buffer(shard_);
   auto& stats = shard_.counters();
-  for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
+  const auto& policy = shard_.inbound();
+  const auto credit = inbound_credit(now);
+  bool over_budget = false;
+  for (std::size_t budget = shard_.config().read_budget_per_turn; budget > 0;) {
+    const auto wanted = std::min(budget, buffer.bytes.size());
     std::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(buffer.bytes.data(), buffer.bytes.size()), ec);
-    if (ec == asio::error::would_block) return read_outcome::drained;
+    const std::size_t n = socket_.read_some(asio::buffer(buffer.bytes.data(), wanted), ec);
+    if (ec == asio::error::would_block) break;
     if (ec) {
+      // After a failed write the kernel has reported the connection's error to the write
+      // and shut it; the read then finds only an end of stream. The write's error says why.
+      if (write_failed_with_ != 0) ec = std::error_code(write_failed_with_, std::system_category());
       if (ec == asio::error::eof && decoder_.finish() == frame_error::truncated_frame)
         close_with({close_reason::peer_dropped, frame_error::truncated_frame}, now);
       else
@@ -87,10 +96,12 @@ session::read_outcome session::read_frames(time_point now) {
       return read_outcome::stopped;
     }
     stats.bytes_received += n;
+    over_budget |= policy.spend_bytes(inbound_, n, now, credit);
     decoder_.feed(std::span<const std::byte>(buffer.bytes.data(), n));
     std::error_code frame_ec;
     while (auto f = decoder_.next(frame_ec)) {
       ++stats.frames_received;
+      over_budget |= policy.spend_frame(inbound_, now, std::holds_alternative<beat_frame>(*f), peer_interval_, credit);
       frame_started_ = time_point::max();  // this one is done
       if (!handle_frame(*f, now)) return read_outcome::stopped;
     }
@@ -99,9 +110,39 @@ session::read_outcome session::read_frames(time_point now) {
       return read_outcome::stopped;
     }
     note_frame_progress(now);
-    if (n < buffer.bytes.size()) return read_outcome::drained;  // drained what the kernel had
+    budget -= n;
+    if (n < wanted) return over_budget ? pause_reading(now) : read_outcome::drained;  // the kernel had no more
   }
+  if (over_budget) return pause_reading(now);
   return read_outcome::more_waiting;
+}
+
+// Past its inbound budget: a strike, and no more reading from this peer until it is back
+// within the budget (its TCP window fills and its sender waits), or, out of strikes, the end.
+session::read_outcome session::pause_reading(time_point now) {
+  const auto& policy = shard_.inbound();
+  ++shard_.counters().rate_strikes;
+  if (policy.strike(inbound_, now, inbound_credit(now))) {
+    close_with({close_reason::rate_exceeded, {}}, now);
+    return read_outcome::stopped;
+  }
+  inbound_.paused = true;
+  if (is_open()) rearm(now);  // the wheel entry resumes it
+  return read_outcome::paused;
+}
+
+// Our own recent stalls: what the peer sent during them arrives at once (inbound_budget.hpp).
+std::chrono::nanoseconds session::inbound_credit(time_point now) const noexcept {
+  return shard_.stalls().excused_since(now - shard_.inbound().credit_window());
+}
+
+session::time_point session::reading_resumes_at(time_point now) const noexcept {
+  return shard_.inbound().within_at(inbound_, inbound_credit(now));
+}
+
+void session::resume_reading() {
+  inbound_.paused = false;
+  continue_reading_soon();
 }
 
 // A frame that has begun but not finished: its deadline starts with its first byte. The
@@ -131,6 +172,14 @@ void session::continue_reading_soon() {
 
 // --- writing -------------------------------------------------------------------------------
 
+// Game threads see what is queued here, with what is on its way from them, as the
+// session's pending bytes (shard::bytes_pending): their send() answers queue_full by it.
+void session::publish_unsent(std::ptrdiff_t delta) noexcept {
+  auto& pending = shard_.bytes_pending(id_.slot());
+  if (delta >= 0) pending.fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
+  else pending.fetch_sub(static_cast<std::size_t>(-delta), std::memory_order_relaxed);
+}
+
 void session::send_beat(time_point now, bool urgent) {
   const auto held = peer_sent_at_ == wire_timestamp{}
                         ? std::chrono::microseconds{0}
@@ -140,12 +189,17 @@ void session::send_beat(time_point now, bool urgent) {
   ++shard_.counters().heartbeats_sent;
 }
 
-void session::send_frame(const frame& f, time_point now) {
+void session::send_frame(const frame& f, time_point now, bool within_limit_checked) {
   std::error_code ec;
   const auto bytes = shard_.encoder().encode(f, ec);
   if (ec) return;  // only a message above max_frame_size; the engine refuses those first
+  // The limit is the game's: its messages fill the queue. Game threads are held back at it
+  // by send()'s queue_full (within_limit_checked); a handler's message past it closes the
+  // session. Our own few small frames (a beat an interval at most) may go past it;
+  // write_stall_timeout ends a queue that stays stuck.
   const auto& cfg = shard_.config();
-  if (outbound_.size() - outbound_sent_ + bytes.size() > cfg.write_queue_limit)
+  if (!within_limit_checked && std::holds_alternative<data_frame>(f) &&
+      outbound_.size() - outbound_sent_ + bytes.size() > cfg.write_queue_limit)
     return close_with({close_reason::write_stalled, std::make_error_code(std::errc::no_buffer_space)}, now);
   if (outbound_sent_ == outbound_.size()) {
     outbound_.clear();
@@ -158,6 +212,7 @@ void session::send_frame(const frame& f, time_point now) {
     outbound_sent_ = 0;
   }
   outbound_.insert(outbound_.end(), bytes.begin(), bytes.end());
+  publish_unsent(static_cast<std::ptrdiff_t>(bytes.size()));
   last_sent_ = now;
   sent_since_heard_ = true;
   auto& stats = shard_.counters();
@@ -182,6 +237,7 @@ void session::flush(time_point now) {
       return close_after_write_error(ec, now);
     }
     outbound_sent_ += n;
+    publish_unsent(-static_cast<std::ptrdiff_t>(n));
     write_progress_ = now;
   }
   // Drained: give the buffer back, so an idle session holds none (a heartbeat costs one
@@ -213,7 +269,7 @@ void session::close_after_write_error(std::error_code ec, time_point) {
 // so this may run inside another session's handler without touching the shard's read
 // buffer that handler's frames live in.
 void session::drain_until_peer_closes() {
-  for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
+  for (int reads = 0; reads < max_drains_per_wakeup; ++reads) {
     const auto n = ::recv(socket_.native_handle(), nullptr, 64 * 1024, MSG_TRUNC | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;

@@ -30,7 +30,10 @@ session::time_point session::conviction_deadline() const noexcept {
   else if (heartbeats_on())
     due = last_heard_ + dead_after_ + stalls.excused_since(last_heard_);
   // Already due and paced: not before its slot (nor before a later stall's excuse).
-  return released_at_ == time_point::max() ? due : std::max(due, released_at_);
+  if (released_at_ != time_point::max()) due = std::max(due, released_at_);
+  // A peer whose reading we paused (it sent too much) is not silent: it is held back by us.
+  if (inbound_.paused) due = std::max(due, reading_resumes_at(shard_.now()));
+  return due;
 }
 
 // Suspicion waits out our stalls too: a peer is not "unstable" for our own pause.
@@ -50,6 +53,7 @@ void session::on_deadline(time_point now) {
       break;
     case session_state::open:
     case session_state::suspect: {
+      if (inbound_.paused && now >= reading_resumes_at(now)) resume_reading();
       // Dead unless heard: silent for dead_after, or a frame unfinished for frame_timeout.
       const bool arriving = frame_in_progress();
       const auto since = arriving ? frame_started_ : last_heard_;
@@ -96,6 +100,7 @@ void session::rearm(time_point now) {
       next = std::min(conviction_deadline(), suspicion_deadline());
       if (heartbeats_on()) next = std::min(next, last_sent_ + heartbeat_interval_);
       if (outbound_sent_ < outbound_.size()) next = std::min(next, write_progress_ + shard_.config().write_stall_timeout);
+      if (inbound_.paused) next = std::min(next, reading_resumes_at(now));
       break;
     case session_state::closed:
       return;
@@ -121,11 +126,14 @@ void session::convict(close_reason reason, time_point now) {
 // handler would have) and call the conviction off. More bytes of a frame already arriving
 // prove nothing. True also when what was read closed the session (it ended otherwise).
 bool session::heard_in_waiting_bytes(time_point now) {
+  if (inbound_.paused) return true;  // held back by us for sending too much: alive
   if (bytes_waiting(socket_.native_handle()) == 0) return false;
   const auto heard_before = last_heard_;
   const auto frame_before = frame_started_;
   switch (read_available(now)) {
-    case read_outcome::stopped: return true;
+    case read_outcome::stopped:  // it ended otherwise
+    case read_outcome::paused:   // it sent too much to be dead
+      return true;
     case read_outcome::more_waiting: continue_reading_soon(); break;
     case read_outcome::drained: break;
   }

@@ -44,12 +44,13 @@ shard::shard(engine& owner, unsigned index, session_role role, std::size_t capac
       evidence_(derive_evidence_rules(owner.liveness())),
       stalls_(evidence_.stall_threshold),
       pacer_(owner.liveness().stall_release_rate),
+      inbound_(owner.liveness().inbound),
       encoder_(owner.liveness().max_frame_size + 64),  // room for framing around a full message
       read_buffer_(read_buffer_size),
       slots_(index, capacity),
       sessions_(slots_.capacity()),
       live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(slots_.capacity())),
-      in_transit_(std::make_unique<std::atomic<std::size_t>[]>(slots_.capacity())) {
+      pending_(std::make_unique<std::atomic<std::size_t>[]>(slots_.capacity())) {
   work_.emplace(io_.get_executor());
 }
 
@@ -174,6 +175,28 @@ void shard::schedule_reconnect(const session& s) {
   reconnects_.push_back(std::move(ticket));
   reconnects_.back()->self = std::prev(reconnects_.end());
   schedule(entry, now() + jittered);
+}
+
+// --- game threads' sends ---------------------------------------------------------------
+
+void shard::send_from_another_thread(session_id to, std::span<const std::byte> message) {
+  if (inbox_.push(to, message)) asio::post(io_, [this] { deliver_waiting_sends(); });
+}
+
+void shard::deliver_waiting_sends() {
+  inbox_.take(delivering_);
+  const bool stopping = !engine_.is_running();  // stop(): what is still waiting is dropped
+  const auto t = now();
+  for (const auto& m : delivering_.items) {
+    // The session counts what it queues, as it queues it.
+    pending_[m.to.slot()].fetch_sub(m.size + max_data_frame_overhead, std::memory_order_relaxed);
+    if (stopping) continue;
+    if (auto* target = find(m.to))  // it may have closed meanwhile
+      target->send_message(delivering_.message(m), t, session::admitted::by_send);
+  }
+  // A burst's buffers are kept for the next batch, unless the burst was large.
+  if (delivering_.bytes.capacity() > 1024 * 1024) delivering_ = {};
+  else delivering_.clear();
 }
 
 // --- the wheel -----------------------------------------------------------------------------

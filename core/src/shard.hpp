@@ -10,6 +10,7 @@
 
 #include "own_stalls.hpp"
 #include "session.hpp"
+#include "send_inbox.hpp"
 #include "session_slots.hpp"
 
 #include <lifeline/config.hpp>
@@ -51,9 +52,14 @@ class shard {
   [[nodiscard]] bool runs_on_this_thread() const noexcept { return io_.get_executor().running_in_this_thread(); }
   /// Whether `id` names a session of this shard that is alive now (an atomic load).
   [[nodiscard]] bool is_live(session_id id) const noexcept;
-  /// Bytes posted to `slot` by other threads and not yet queued by the shard: the
-  /// back-pressure that keeps game threads from outrunning a session's write queue.
-  [[nodiscard]] std::atomic<std::size_t>& bytes_in_transit(std::uint32_t slot) noexcept { return in_transit_[slot]; }
+  /// Bytes on their way to `slot`'s peer: sent by game threads and not yet taken by the
+  /// shard, plus those queued in the session and not yet written to its socket. The
+  /// back-pressure that keeps game threads from outrunning a session (queue_full).
+  [[nodiscard]] std::atomic<std::size_t>& bytes_pending(std::uint32_t slot) noexcept { return pending_[slot]; }
+  /// Queues a game thread's message for session `to` (the caller checked bytes_pending).
+  void send_from_another_thread(session_id to, std::span<const std::byte> message);
+  /// stop() was called: messages still waiting for the shard are dropped.
+  void drop_waiting_sends() { inbox_.clear(); }
   /// The worker thread's body.
   void run();
 
@@ -75,6 +81,7 @@ class shard {
   /// The shard's own recent stalls, which its sessions' peers are not blamed for.
   [[nodiscard]] const stall_record& stalls() const noexcept { return stalls_; }
   [[nodiscard]] release_pacer& pacer() noexcept { return pacer_; }
+  [[nodiscard]] const inbound_policy& inbound() const noexcept { return inbound_; }
   [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept;
   [[nodiscard]] frame_encoder& encoder() noexcept { return encoder_; }
   /// The shard's one read buffer, lent to one session's read at a time: what it decodes
@@ -110,6 +117,7 @@ class shard {
   void on_accepted(std::error_code ec, asio::ip::tcp::socket socket);
   session& adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context);
   void reclaim(session_id id);
+  void deliver_waiting_sends();
   void arm_tick(time_point at);
   void note_wakeup(time_point due, time_point now);
   void on_tick();
@@ -133,6 +141,7 @@ class shard {
   evidence_rules evidence_;
   stall_record stalls_;
   release_pacer pacer_;
+  inbound_policy inbound_;
   std::chrono::nanoseconds boot_ahead_of_monotonic_{-1};  // CLOCK_BOOTTIME − CLOCK_MONOTONIC at the last wake-up; <0: none yet
   frame_encoder encoder_;
   std::vector<std::byte> read_buffer_;
@@ -143,7 +152,9 @@ class shard {
   session_slots slots_;
   std::vector<std::unique_ptr<session>> sessions_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
-  std::unique_ptr<std::atomic<std::size_t>[]> in_transit_;
+  std::unique_ptr<std::atomic<std::size_t>[]> pending_;
+  send_inbox inbox_;
+  send_inbox::batch delivering_;  // the batch being delivered; its buffers are reused
 
   std::list<std::unique_ptr<reconnect_ticket>> reconnects_;
   session_stats stats_;

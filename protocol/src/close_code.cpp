@@ -15,6 +15,7 @@ std::string_view to_string(close_code code) noexcept {
     case close_code::heartbeat_timeout: return "heartbeat_timeout";
     case close_code::write_stalled: return "write_stalled";
     case close_code::slow_frame: return "slow_frame";
+    case close_code::rate_exceeded: return "rate_exceeded";
     case close_code::other: return "other";
   }
   return "other";
@@ -36,6 +37,7 @@ class close_code_category_impl final : public std::error_category {
       case close_code::heartbeat_timeout: return "the peer heard nothing from us for its dead_after";
       case close_code::write_stalled: return "the peer found us not reading";
       case close_code::slow_frame: return "a frame of ours did not complete in time";
+      case close_code::rate_exceeded: return "we sent more than the peer's inbound limits allow";
       case close_code::other: return "a close code this build does not know";
     }
     return "a close code this build does not know";

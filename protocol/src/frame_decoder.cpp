@@ -169,7 +169,11 @@ std::optional<frame> frame_decoder::decode_body(std::span<const std::byte> body,
           .dead_after = from_wire_ms(welcome->dead_after_ms()),
           .session_id = id ? (std::uint64_t{id->high()} << 32) | id->low() : 0,
           .server_heartbeat_interval = from_wire_ms(welcome->server_heartbeat_interval_ms()),
-          .server_dead_after = from_wire_ms(welcome->server_dead_after_ms())};
+          .server_dead_after = from_wire_ms(welcome->server_dead_after_ms()),
+          .limits = {.frames_per_second = welcome->max_frames_per_second(),
+                     .bytes_per_second = welcome->max_bytes_per_second(),
+                     .burst = from_wire_ms(welcome->burst_ms()),
+                     .beats_per_interval = welcome->max_beats_per_interval()}};
     }
     case wire::Control::Close: {
       const auto* close = root->control_as_Close();

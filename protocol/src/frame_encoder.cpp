@@ -68,10 +68,10 @@ std::span<const std::byte> frame_encoder::encode(const frame& f, std::error_code
           [&](const welcome_frame& w) {
             const wire::U64 id(static_cast<std::uint32_t>(w.session_id),
                                static_cast<std::uint32_t>(w.session_id >> 32));
-            const auto welcome = wire::CreateWelcome(fbb, w.version, to_wire_ms(w.heartbeat_interval),
-                                                     to_wire_ms(w.dead_after), &id,
-                                                     to_wire_ms(w.server_heartbeat_interval),
-                                                     to_wire_ms(w.server_dead_after));
+            const auto welcome = wire::CreateWelcome(
+                fbb, w.version, to_wire_ms(w.heartbeat_interval), to_wire_ms(w.dead_after), &id,
+                to_wire_ms(w.server_heartbeat_interval), to_wire_ms(w.server_dead_after), w.limits.frames_per_second,
+                w.limits.bytes_per_second, to_wire_ms(w.limits.burst), w.limits.beats_per_interval);
             return wire::CreateFrame(fbb, nullptr, 0, wire::Control::Welcome, welcome.Union());
           },
           [&](const close_frame& c) {

@@ -86,8 +86,11 @@ stall_outcome stall_the_shard(std::chrono::milliseconds stall, liveness_config l
   std::set<std::uint64_t> hung_ids;
   for (std::size_t i = live_peers; i < crowd.size(); ++i) hung_ids.insert(crowd.id(i).value);
   for (const auto& e : log.closed()) {
-    if (hung_ids.count(e.id.value)) out.hung_closed.push_back(e);
-    else ++out.live_closed;
+    if (hung_ids.count(e.id.value)) {
+      out.hung_closed.push_back(e);
+    } else if (++out.live_closed == 1) {
+      MESSAGE("a live peer closed: " << to_string(e.why.reason));
+    }
   }
   out.stall_began = clock::time_point{clock::duration{began.load()}};
   out.stall_ended = clock::time_point{clock::duration{ended.load()}};

@@ -64,6 +64,13 @@ TEST_CASE("each invalid server field is rejected with a message naming it") {
       {"liveness.frame_timeout:", [](server_config& c) { c.liveness.frame_timeout = 25h; }},
       {"liveness.stall_threshold:", [](server_config& c) { c.liveness.stall_threshold = 0ms; }},
       {"liveness.stall_release_rate:", [](server_config& c) { c.liveness.stall_release_rate = 0; }},
+      {"liveness.inbound.burst:", [](server_config& c) { c.liveness.inbound.burst = 0ms; }},
+      {"liveness.inbound.frames_per_second:", [](server_config& c) { c.liveness.inbound.frames_per_second = 20'000'000; }},
+      {"liveness.inbound.strikes:", [](server_config& c) { c.liveness.inbound.strikes = 0; }},
+      {"liveness.inbound.strike_window:", [](server_config& c) { c.liveness.inbound.strike_window = 10ms; }},
+      {"liveness.inbound.beats_per_interval:", [](server_config& c) { c.liveness.inbound.beats_per_interval = 5000; }},
+      {"liveness.read_budget_per_turn:", [](server_config& c) { c.liveness.read_budget_per_turn = 100; }},
+      {"liveness.read_budget_per_turn:", [](server_config& c) { c.liveness.read_budget_per_turn = 1 << 20; }},
       // 2^24 slots a shard, 1,024 of them always free (session_id.hpp)
       {"max_sessions:", [](server_config& c) { c.max_sessions = 16'776'193; }},
   };

@@ -74,6 +74,10 @@ std::vector<frame> one_of_each() {
                     .session_id = 42,
                     .server_heartbeat_interval = 5000ms,
                     .server_dead_after = 7000ms},
+      welcome_frame{.heartbeat_interval = 1000ms,
+                    .dead_after = 3000ms,
+                    .session_id = 43,
+                    .limits = {.frames_per_second = 1000, .bytes_per_second = 4u << 20, .burst = 1000ms, .beats_per_interval = 4}},
       close_frame{.code = close_code::heartbeat_timeout, .detail = "no frame for 3000 ms"},
       close_frame{.code = close_code::normal, .detail = {}},
       close_frame{.code = close_code::slow_frame, .detail = "slow_frame"},
@@ -167,7 +171,17 @@ TEST_CASE("a welcome costs its server_ fields only when the server beats at a ra
                                                .session_id = 99,
                                                .server_heartbeat_interval = 5s,
                                                .server_dead_after = 7s});
-  MESSAGE("welcome: " << symmetric.size() << " bytes, " << asymmetric.size() << " with the server's own rate");
+  const auto with_limits = encode(welcome_frame{.heartbeat_interval = 1s,
+                                                .dead_after = 3s,
+                                                .session_id = 99,
+                                                .server_heartbeat_interval = 5s,
+                                                .server_dead_after = 7s,
+                                                .limits = {.frames_per_second = 1000,
+                                                           .bytes_per_second = 4u << 20,
+                                                           .burst = 1000ms,
+                                                           .beats_per_interval = 4}});
+  MESSAGE("welcome: " << symmetric.size() << " bytes, " << asymmetric.size() << " with the server's own rate, "
+                      << with_limits.size() << " with inbound limits too");
   CHECK(symmetric.size() == 68);  // as before the fields existed: absent scalars are not written
   CHECK(asymmetric.size() > symmetric.size());
   // An old peer's welcome (no server_ fields) reads as "the server beats as you do".

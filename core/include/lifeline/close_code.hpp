@@ -25,6 +25,7 @@ enum class close_code : std::uint8_t {
   heartbeat_timeout = 6,   ///< the sender heard nothing from us for its dead_after
   write_stalled = 7,
   slow_frame = 8,          ///< a frame of ours did not complete within the sender's frame_timeout
+  rate_exceeded = 9,       ///< we sent more than the sender's inbound limits allow (its welcome said them)
   other = 255,
 };
 

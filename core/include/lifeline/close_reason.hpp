@@ -50,6 +50,8 @@ enum class close_reason : std::uint8_t {
   slow_frame = 18,        ///< a frame did not complete within frame_timeout of its first byte: a peer
                           ///< dripping bytes, or a link too slow for the frame. Only complete frames
                           ///< prove a peer alive.
+  rate_exceeded = 19,     ///< the peer sent more than its inbound_limits allow, inbound.strikes times
+                          ///< within inbound.strike_window (a flood, or beats far above its interval)
 };
 
 /// One past the largest close_reason value: the size of per-reason counters.

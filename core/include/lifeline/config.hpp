@@ -35,6 +35,23 @@ struct keepalive_config {
   std::optional<int> count;                      ///< default: 3
 };
 
+/// What one peer may send (DESIGN.md §9): a hostile peer must cost only its own session.
+/// Each frame and each byte read spends from one budget, refilled at the rates below; a
+/// peer may run up to `burst` ahead of it. A peer that runs further ahead gets a strike, and
+/// its shard stops reading from it until it is back within the budget (TCP then pushes back
+/// on its sender); `strikes` strikes within `strike_window` close it with rate_exceeded.
+/// Beats are counted apart: a peer beats every heartbeat_interval when quiet, so more than
+/// `beats_per_interval` a interval is abuse. The server tells its clients these limits in
+/// the welcome. A rate of 0 turns that limit off.
+struct inbound_limits {
+  std::size_t frames_per_second = 1000;
+  std::size_t bytes_per_second = 4 * 1024 * 1024;
+  milliseconds burst{1000};
+  unsigned beats_per_interval = 4;
+  unsigned strikes = 3;
+  milliseconds strike_window{10'000};
+};
+
 /// Liveness and limits, common to both ends of a session.
 struct liveness_config {
   bool heartbeats = true;                     ///< off: no beats and no dead_after; the kernel backstop only
@@ -90,6 +107,12 @@ struct liveness_config {
   /// (in bursts of at most 10 ms worth), so a game never gets thousands of closes in one
   /// tick after a stall.
   std::size_t stall_release_rate = 10'000;
+
+  // --- hostile peers cost only themselves (DESIGN.md §9) ---
+  inbound_limits inbound;
+  /// Fairness: bytes read from one session per readiness turn before the shard serves the
+  /// others (a session with more waiting is read again after them). 1 KiB .. 64 KiB.
+  std::size_t read_budget_per_turn = 16 * 1024;
 };
 
 struct server_config {

@@ -36,6 +36,11 @@ inline constexpr std::size_t frame_length_prefix_size = 4;
 inline constexpr std::size_t default_max_frame_size = 64 * 1024;
 inline constexpr std::size_t max_frame_size_ceiling = 16 * 1024 * 1024;
 
+/// A data frame takes at most this many bytes on the wire besides its payload: the length
+/// prefix, the FlatBuffers table and vector header, and padding to 4 (WIRE_FORMAT.md: 28
+/// plus the payload rounded up to 4).
+inline constexpr std::size_t max_data_frame_overhead = 32;
+
 /// A 32-bit microsecond stamp of one side's monotonic clock, modulo 2^32 (it wraps every
 /// 71.6 minutes). Only the difference between two stamps of the same clock means anything.
 struct wire_timestamp {
@@ -87,6 +92,16 @@ struct hello_frame {
 /// beats every heartbeat_interval and is dead after dead_after of silence; the server
 /// beats every server_heartbeat_interval and the client gives it server_dead_after.
 /// A zero server_ field (absent on the wire) means the same as the client's.
+/// What a server accepts from its clients, as its welcome tells them (0: no limit).
+/// Past these a client's reading is paused, and if it keeps on, it is closed.
+struct rate_limits {
+  std::uint32_t frames_per_second = 0;
+  std::uint32_t bytes_per_second = 0;
+  std::chrono::milliseconds burst{0};     ///< how far ahead of the rates a client may run
+  std::uint16_t beats_per_interval = 0;   ///< beats per heartbeat_interval
+  friend bool operator==(const rate_limits&, const rate_limits&) = default;
+};
+
 struct welcome_frame {
   std::uint16_t version = protocol_version;
   std::chrono::milliseconds heartbeat_interval{0};
@@ -94,6 +109,7 @@ struct welcome_frame {
   std::uint64_t session_id = 0;
   std::chrono::milliseconds server_heartbeat_interval{0};
   std::chrono::milliseconds server_dead_after{0};
+  rate_limits limits{};
   friend bool operator==(const welcome_frame&, const welcome_frame&) = default;
 };
 

@@ -60,6 +60,9 @@ struct session_stats {
   std::uint64_t host_freezes = 0;
   std::chrono::milliseconds longest_loop_stall{0};  ///< summed over shards: the longest of any
 
+  // Hostile peers (DESIGN.md §9).
+  std::uint64_t rate_strikes = 0;  ///< times a peer ran past its inbound budget (its reading paused)
+
   [[nodiscard]] std::uint64_t closes(close_reason r) const noexcept {
     return closes_by_reason[static_cast<std::size_t>(r)];
   }

@@ -1,0 +1,107 @@
+// Back-pressure on game threads, and a stop() that keeps its deadline (DESIGN.md §9).
+//
+// What is on its way to a session (sent by game threads and not yet taken by its shard,
+// plus what its write queue holds unsent) is bounded by write_queue_limit: past it, send()
+// from a game thread answers queue_full and queues nothing, before the session's own queue
+// could overflow. And stop() does not wait behind whatever game threads had queued: it
+// drops what its shards had not yet taken and flushes the rest for at most its deadline.
+#include "../support/fast_config.hpp"
+#include "../support/raw_peer.hpp"
+#include "../support/session_log.hpp"
+
+#include <lifeline/server.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace lifeline;
+using namespace lifeline::test;
+
+namespace {
+
+constexpr int smallest_receive_buffer = 1;  // the kernel rounds it up to its minimum
+
+}  // namespace
+
+TEST_CASE("a game thread's send() answers queue_full once a session's pending bytes pass write_queue_limit, and the session stays open") {
+  auto config = fast_server(1);
+  config.liveness.write_queue_limit = 256 * 1024;
+  config.liveness.write_stall_timeout = 10s;  // nothing but the limit acts here
+  config.liveness.dead_after = 5s;
+  session_log log;
+  server game(config, log.handlers());
+  game.start();
+  raw_peer peer("127.0.0.1", game.port(), {}, smallest_receive_buffer);  // never reads
+  const session_id id{peer.handshake().session_id};
+  REQUIRE(log.wait_opened(1));
+
+  // From a game thread (not a shard's): a message of 8 KiB at a time until refused. The
+  // kernel's send buffer takes some first; then the queue and what is in transit fill.
+  const std::string message(8 * 1024, 'm');
+  std::size_t accepted = 0;
+  std::error_code refused;
+  const auto until = clock::now() + 10s;
+  while (clock::now() < until) {
+    refused = game.send(id, bytes_of(message));
+    if (refused) break;
+    accepted += message.size();
+  }
+  CHECK(refused == session_error::queue_full);
+  MESSAGE("accepted " << accepted / 1024 << " KiB before queue_full");
+  std::this_thread::sleep_for(200ms);  // let the shard take what was in transit
+  CHECK(log.closed().empty());         // back-pressure, not an overflowed queue (write_stalled)
+  const auto pending = game.stats().total;
+  CHECK(pending.closes(close_reason::write_stalled) == 0);
+}
+
+TEST_CASE("stop() under a backlog of game-thread sends returns within a few flush deadlines") {
+  // 20 peers that never read; two game threads send 1 KiB to every session as fast as
+  // send() takes it for 1.5 s, more than the peers' kernels and queues take; then stop(300 ms).
+  auto config = fast_server(1);
+  config.liveness.dead_after = 10s;  // nobody dies of silence meanwhile
+  config.liveness.write_stall_timeout = 10s;
+  session_log log;
+  server game(config, log.handlers());
+  game.start();
+  std::vector<std::unique_ptr<raw_peer>> peers;
+  std::vector<session_id> ids;
+  for (int i = 0; i < 20; ++i) {
+    peers.push_back(std::make_unique<raw_peer>("127.0.0.1", game.port(), std::string{}, smallest_receive_buffer));
+    ids.push_back(session_id{peers.back()->handshake().session_id});
+  }
+  REQUIRE(log.wait_opened(ids.size()));
+
+  std::atomic<bool> sending{true};
+  std::atomic<std::size_t> sent{0}, full{0};
+  const std::string message(1024, 'x');
+  std::vector<std::thread> game_threads;
+  for (int t = 0; t < 2; ++t)
+    game_threads.emplace_back([&] {
+      while (sending)
+        for (const auto id : ids) {
+          const auto ec = game.send(id, bytes_of(message));
+          if (!ec) ++sent;
+          else if (ec == session_error::queue_full) ++full;
+        }
+    });
+  std::this_thread::sleep_for(1500ms);
+
+  const auto flush_deadline = 300ms;
+  const auto began = clock::now();
+  game.stop(flush_deadline);
+  const auto took = clock::now() - began;
+  sending = false;
+  for (auto& t : game_threads) t.join();
+  MESSAGE("sent " << sent.load() << " messages (" << full.load() << " refused as queue_full); stop() took "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(full > 0);  // the backlog was real: the peers' queues filled
+  CHECK(took < 3 * flush_deadline);
+  CHECK(log.closed_count(close_reason::shutdown) == ids.size());
+  for (const auto& e : log.closed())
+    if (e.why.reason != close_reason::shutdown) MESSAGE("closed " << to_string(e.why.reason) << ": " << e.why.detail.message());
+}
