@@ -110,10 +110,14 @@ void check_hung_peers_found(const stall_outcome& out, const liveness_config& liv
   const auto first_beat = *std::min_element(out.hung_last_beat.begin(), out.hung_last_beat.end());
   auto earliest = out.hung_closed.front().at, latest = earliest;
   for (const auto& e : out.hung_closed) {
-    CHECK(e.why.reason == close_reason::heartbeat_timeout);
+    CAPTURE(e.why.detail.message());
+    // The kernel backstop knows nothing of our stall: over a long one, its keepalive
+    // (whose probes TCP_USER_TIMEOUT bounds) may end a hung peer first. Dead either way.
+    const bool by_heartbeat = e.why.reason == close_reason::heartbeat_timeout;
+    CHECK((by_heartbeat || e.why.reason == close_reason::user_timeout || e.why.reason == close_reason::keepalive_timeout));
     CHECK(e.at >= first_beat + liveness.dead_after);
     CHECK(e.at <= last_beat + liveness.dead_after + stall + liveness.heartbeat_interval + detection_slack);
-    if (rule == stall_rule::excused) CHECK(e.at >= first_beat + liveness.dead_after + stall - 50ms);
+    if (rule == stall_rule::excused && by_heartbeat) CHECK(e.at >= first_beat + liveness.dead_after + stall - 50ms);
     earliest = std::min(earliest, e.at);
     latest = std::max(latest, e.at);
   }
@@ -167,6 +171,7 @@ TEST_CASE("convictions released after a stall are paced at stall_release_rate") 
   REQUIRE(out.hung_closed.size() == hung_peers);
   auto first = out.hung_closed.front().at, last = first;
   for (const auto& e : out.hung_closed) {
+    CAPTURE(e.why.detail.message());
     CHECK(e.why.reason == close_reason::heartbeat_timeout);
     first = std::min(first, e.at);
     last = std::max(last, e.at);
