@@ -61,6 +61,10 @@ void validate(const liveness_config& c, const std::string& prefix) {
                                                  ms(c.inbound.strike_window));
   if (c.inbound.beats_per_interval > 1000)
     reject(prefix + "inbound.beats_per_interval", "must be at most 1000, got " + std::to_string(c.inbound.beats_per_interval));
+  if (c.buffer_budget < c.max_frame_size + c.write_queue_limit)
+    reject(prefix + "buffer_budget", "must hold at least one session's frame and queue (max_frame_size + write_queue_limit = " +
+                                         std::to_string(c.max_frame_size + c.write_queue_limit) + "), got " +
+                                         std::to_string(c.buffer_budget));
   if (c.read_budget_per_turn < 1024 || c.read_budget_per_turn > 64 * 1024)
     reject(prefix + "read_budget_per_turn", "must be in [1024, 65536], got " + std::to_string(c.read_budget_per_turn));
   if (c.server_heartbeat_interval &&

@@ -23,6 +23,7 @@ engine::engine(session_role role, unsigned threads, std::size_t max_sessions, li
   // share (and at least 1,024) leaves room for its unevenness without every shard
   // reserving slots for all max_sessions.
   const std::size_t per_shard = std::min(max_sessions, 2 * (max_sessions / threads) + 1024);
+  shard_count_ = threads;
   for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i, role, per_shard));
 }
 
@@ -136,6 +137,7 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
   // unbounded memory.
   // Counted as the frame it becomes, so that the queue it lands in never passes its limit.
   const auto frame_bytes = message.size() + max_data_frame_overhead;
+  if (s->would_pass_budget(frame_bytes)) return session_error::queue_full;  // buffer_budget
   auto& pending = s->bytes_pending(id.slot());
   if (pending.fetch_add(frame_bytes, std::memory_order_relaxed) + frame_bytes > liveness_.write_queue_limit) {
     pending.fetch_sub(frame_bytes, std::memory_order_relaxed);

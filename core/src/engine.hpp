@@ -48,6 +48,7 @@ class engine {
   [[nodiscard]] const reconnect_config& reconnect() const noexcept { return reconnect_; }
   [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
   [[nodiscard]] const session_handlers& handlers() const noexcept { return handlers_; }
+  [[nodiscard]] std::size_t shard_count() const noexcept { return shard_count_; }
   /// Counts a new session against max_sessions; false when full.
   bool try_admit() noexcept;
   void try_admit_anyway() noexcept;  // counts a session that is closed at once, to keep counts balanced
@@ -57,6 +58,7 @@ class engine {
   [[nodiscard]] shard* shard_of(session_id id) const noexcept;
 
   std::size_t max_sessions_;
+  std::size_t shard_count_ = 1;
   liveness_config liveness_;
   kernel_backstop backstop_;
   reconnect_config reconnect_;

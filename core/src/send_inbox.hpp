@@ -16,6 +16,7 @@
 
 #include <lifeline/session_id.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <span>
@@ -49,8 +50,12 @@ class send_inbox {
     const bool was_empty = waiting_.items.empty();
     waiting_.items.push_back({to, waiting_.bytes.size(), message.size()});
     waiting_.bytes.insert(waiting_.bytes.end(), message.begin(), message.end());
+    bytes_waiting_.store(waiting_.bytes.size(), std::memory_order_relaxed);
     return was_empty;
   }
+
+  /// Bytes waiting for the shard now (for the memory budget). Any thread.
+  [[nodiscard]] std::size_t bytes_waiting() const noexcept { return bytes_waiting_.load(std::memory_order_relaxed); }
 
   /// Moves everything waiting into `out` (whose old contents are dropped), leaving the
   /// inbox empty with `out`'s old buffers. Owning shard's thread.
@@ -58,6 +63,7 @@ class send_inbox {
     out.clear();
     std::lock_guard lock(mutex_);
     std::swap(out, waiting_);
+    bytes_waiting_.store(0, std::memory_order_relaxed);
   }
 
   /// Drops everything waiting and gives its memory back. Any thread.
@@ -65,11 +71,13 @@ class send_inbox {
     batch dropped;
     std::lock_guard lock(mutex_);
     std::swap(dropped, waiting_);
+    bytes_waiting_.store(0, std::memory_order_relaxed);
   }
 
  private:
   std::mutex mutex_;
   batch waiting_;
+  std::atomic<std::size_t> bytes_waiting_{0};
 };
 
 }  // namespace lifeline::detail

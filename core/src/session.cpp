@@ -24,6 +24,7 @@ close_code wire_code_for(const close_info& why) noexcept {
     case close_reason::heartbeat_timeout: return close_code::heartbeat_timeout;
     case close_reason::slow_frame: return close_code::slow_frame;
     case close_reason::rate_exceeded: return close_code::rate_exceeded;
+    case close_reason::memory_budget: return close_code::memory_budget;
     default: return close_code::normal;
   }
 }
@@ -253,6 +254,7 @@ session::farewell session::farewell_for(close_reason reason, bool was_live) noex
     case heartbeat_timeout:
     case slow_frame:
     case rate_exceeded:
+    case memory_budget:
       // Convicted on our evidence, yet it may be alive (hung, then resumed; flooding): tell
       // it why, once, without waiting for it to read.
       return was_live ? farewell::last_word : farewell::abort;
@@ -371,6 +373,7 @@ void session::enter_closed() {
   publish_unsent(-static_cast<std::ptrdiff_t>(outbound_.size() - outbound_sent_));
   std::vector<std::byte>().swap(outbound_);
   outbound_sent_ = 0;
+  account_memory();  // nothing more on the budget's account (the decoder goes with the session)
   if (pending_handlers_ == 0) shard_.reclaim_later(*this);
 }
 

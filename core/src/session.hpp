@@ -89,6 +89,9 @@ class session {
   [[nodiscard]] std::chrono::microseconds round_trip_time() const noexcept { return rtt_; }
   [[nodiscard]] int native_handle() noexcept { return socket_.native_handle(); }
   [[nodiscard]] const close_info& why_closed() const noexcept { return why_closed_; }
+  /// Bytes this session's buffers hold (a frame arriving, its write queue): its charge on
+  /// the shard's memory budget.
+  [[nodiscard]] std::size_t memory_held() const noexcept { return charged_; }
   [[nodiscard]] bool was_opened() const noexcept { return opened_; }
   void* user_context = nullptr;
 
@@ -140,6 +143,7 @@ class session {
   void continue_reading_soon();
   void send_frame(const frame& f, time_point now, bool within_limit_checked = false);
   void publish_unsent(std::ptrdiff_t delta) noexcept;
+  void account_memory() noexcept;
   void send_beat(time_point now, bool urgent = false);
   void flush(time_point now);
   void drain_until_peer_closes();
@@ -195,6 +199,7 @@ class session {
 
   std::vector<std::byte> outbound_;  // queued bytes; [outbound_sent_, size) not yet written
   std::size_t outbound_sent_ = 0;
+  std::size_t charged_ = 0;          // what the shard's memory budget has on this session's account
   close_info why_closed_{close_reason::closed_locally, {}};
 };
 

@@ -64,6 +64,7 @@ session::read_outcome session::read_available(time_point now) {
   reading_ = true;
   const auto outcome = read_frames(now);
   reading_ = false;
+  account_memory();
   if (write_failed_with_ != 0 && state_ < session_state::closing) {
     // A write failed, and nothing read since explained why.
     close_with(classify({write_failed_with_, std::system_category()}), now);
@@ -172,6 +173,14 @@ void session::continue_reading_soon() {
 
 // --- writing -------------------------------------------------------------------------------
 
+// What this session's buffers hold, on the shard's memory budget (buffer_budget).
+void session::account_memory() noexcept {
+  const auto held = state_ >= session_state::closed ? 0 : decoder_.heap_bytes() + outbound_.capacity();
+  if (held == charged_) return;
+  shard_.charge(static_cast<std::ptrdiff_t>(held) - static_cast<std::ptrdiff_t>(charged_));
+  charged_ = held;
+}
+
 // Game threads see what is queued here, with what is on its way from them, as the
 // session's pending bytes (shard::bytes_pending): their send() answers queue_full by it.
 void session::publish_unsent(std::ptrdiff_t delta) noexcept {
@@ -219,6 +228,7 @@ void session::send_frame(const frame& f, time_point now, bool within_limit_check
   ++stats.frames_sent;
   stats.bytes_sent += bytes.size();
   if (!write_waiting_) flush(now);
+  account_memory();
 }
 
 // Writes what the socket takes now; waits for writability for the rest.
@@ -291,6 +301,7 @@ void session::wait_writable() {
         else close_after_write_error(ec, shard_.now());
       } else {
         flush(shard_.now());
+        account_memory();
       }
     }
     handler_done();

@@ -8,6 +8,9 @@
 #include <asio/post.hpp>
 #include <asio/socket_base.hpp>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <exception>
@@ -50,7 +53,8 @@ shard::shard(engine& owner, unsigned index, session_role role, std::size_t capac
       slots_(index, capacity),
       sessions_(slots_.capacity()),
       live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(slots_.capacity())),
-      pending_(std::make_unique<std::atomic<std::size_t>[]>(slots_.capacity())) {
+      pending_(std::make_unique<std::atomic<std::size_t>[]>(slots_.capacity())),
+      budget_(owner.liveness().buffer_budget / owner.shard_count()) {
   work_.emplace(io_.get_executor());
 }
 
@@ -198,6 +202,47 @@ void shard::deliver_waiting_sends() {
   if (delivering_.bytes.capacity() > 1024 * 1024) delivering_ = {};
   else delivering_.clear();
 }
+
+// --- the memory budget ---------------------------------------------------------------------
+
+void shard::charge(std::ptrdiff_t delta) noexcept {
+  held_ = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(held_) + delta);
+  held_published_.store(held_, std::memory_order_relaxed);
+  stats_.buffer_bytes = held_;
+  if (delta < 0) {
+    released_since_trim_ += static_cast<std::size_t>(-delta);
+    // Much given back at once (an attack ended, queues drained): ask the allocator to
+    // return its free pages too, at most once a second.
+    if (released_since_trim_ > 64 * 1024 * 1024 && now() - last_trim_ > std::chrono::seconds{1}) {
+      released_since_trim_ = 0;
+      last_trim_ = now();
+      asio::post(io_, [this] { give_memory_back(); });
+    }
+  }
+  if (held_ > budget_ && !enforcing_) {
+    enforcing_ = true;  // after the handler that grew it: never close a session on its own stack
+    asio::post(io_, [this] { enforce_budget(); });
+  }
+}
+
+// Over budget: the sessions holding the most are closed first, until the rest hold under
+// 90 % of it (so the next few bytes do not start this again at once).
+void shard::enforce_budget() {
+  enforcing_ = false;
+  if (held_ <= budget_) return;
+  std::vector<std::pair<std::size_t, session_id>> holders;
+  for (const auto& s : sessions_)
+    if (s && s->state() < session_state::closing && s->memory_held() > 0) holders.emplace_back(s->memory_held(), s->id());
+  std::sort(holders.begin(), holders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  const auto goal = budget_ / 10 * 9;
+  const auto t = now();
+  for (const auto& [bytes, id] : holders) {
+    if (held_ <= goal) break;
+    if (auto* s = find(id)) s->close_with({close_reason::memory_budget, {}}, t);
+  }
+}
+
+void shard::give_memory_back() { ::malloc_trim(0); }
 
 // --- the wheel -----------------------------------------------------------------------------
 

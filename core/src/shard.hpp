@@ -60,6 +60,11 @@ class shard {
   void send_from_another_thread(session_id to, std::span<const std::byte> message);
   /// stop() was called: messages still waiting for the shard are dropped.
   void drop_waiting_sends() { inbox_.clear(); }
+  /// Whether `more` bytes from a game thread would take the shard past its share of
+  /// buffer_budget (what its sessions hold, and what waits in its inbox).
+  [[nodiscard]] bool would_pass_budget(std::size_t more) const noexcept {
+    return held_published_.load(std::memory_order_relaxed) + inbox_.bytes_waiting() + more > budget_;
+  }
   /// The worker thread's body.
   void run();
 
@@ -104,6 +109,8 @@ class shard {
   [[nodiscard]] time_point now() const noexcept { return clock::now(); }
   void schedule(timer_entry& entry, time_point deadline);
   void cancel(timer_entry& entry) noexcept { wheel_.cancel(entry); }
+  /// A session's buffers grew or shrank by `delta` bytes (the memory budget's account).
+  void charge(std::ptrdiff_t delta) noexcept;
   void notify_opened(session& s);
   void notify_message(session& s, std::span<const std::byte> payload);
   void notify_closed(session& s);
@@ -118,6 +125,8 @@ class shard {
   session& adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context);
   void reclaim(session_id id);
   void deliver_waiting_sends();
+  void enforce_budget();
+  void give_memory_back();
   void arm_tick(time_point at);
   void note_wakeup(time_point due, time_point now);
   void on_tick();
@@ -154,6 +163,13 @@ class shard {
   std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
   std::unique_ptr<std::atomic<std::size_t>[]> pending_;
   send_inbox inbox_;
+  // The memory budget: this shard's share of buffer_budget, what its sessions hold now.
+  std::size_t budget_;
+  std::size_t held_ = 0;
+  std::atomic<std::size_t> held_published_{0};  // held_, for game threads' send()
+  bool enforcing_ = false;                       // an enforce_budget() is posted
+  std::size_t released_since_trim_ = 0;
+  time_point last_trim_{};
   send_inbox::batch delivering_;  // the batch being delivered; its buffers are reused
 
   std::list<std::unique_ptr<reconnect_ticket>> reconnects_;

@@ -16,6 +16,7 @@ std::string_view to_string(close_code code) noexcept {
     case close_code::write_stalled: return "write_stalled";
     case close_code::slow_frame: return "slow_frame";
     case close_code::rate_exceeded: return "rate_exceeded";
+    case close_code::memory_budget: return "memory_budget";
     case close_code::other: return "other";
   }
   return "other";
@@ -38,6 +39,7 @@ class close_code_category_impl final : public std::error_category {
       case close_code::write_stalled: return "the peer found us not reading";
       case close_code::slow_frame: return "a frame of ours did not complete in time";
       case close_code::rate_exceeded: return "we sent more than the peer's inbound limits allow";
+      case close_code::memory_budget: return "the peer ran out of buffer memory and we held the most";
       case close_code::other: return "a close code this build does not know";
     }
     return "a close code this build does not know";

@@ -63,7 +63,7 @@ void frame_decoder::release_completed_frame() noexcept {
   if (!body_yielded_) return;
   // Give the memory back: an idle session's decoder holds no buffer. Frames split across
   // reads are rare for small frames, so the reallocation this costs them is cheap.
-  std::vector<std::byte>().swap(body_);
+  body_.release();
   prefix_filled_ = 0;
   body_expected_ = 0;
   body_yielded_ = false;
@@ -73,7 +73,7 @@ std::optional<frame> frame_decoder::fail(frame_error e, std::error_code& ec) {
   error_ = e;
   ec = error_;
   input_ = {};
-  std::vector<std::byte>().swap(body_);  // a failed stream keeps no memory
+  body_.release();  // a failed stream keeps no memory
   prefix_filled_ = body_expected_ = 0;
   body_yielded_ = false;
   return std::nullopt;
@@ -93,9 +93,11 @@ std::optional<frame> frame_decoder::next(std::error_code& ec) {
       const auto body = input_.subspan(frame_length_prefix_size, length);
       input_ = input_.subspan(frame_length_prefix_size + length);
       if (is_wire_aligned(body.data())) return decode_body(body, ec);
-      body_.assign(body.begin(), body.end());  // a peer that ignores alignment pays a copy
+      // A peer that ignores alignment pays a copy.
+      if (!body_.start(body.size())) return fail(frame_error::frame_too_large, ec);
+      body_.append(body);
       body_yielded_ = true;
-      return decode_body(body_, ec);
+      return decode_body(body_.bytes(), ec);
     }
   }
 
@@ -115,12 +117,13 @@ std::optional<frame> frame_decoder::next(std::error_code& ec) {
     if (length == 0) return fail(frame_error::malformed_frame, ec);
     if (length > max_frame_size_) return fail(frame_error::frame_too_large, ec);
     body_expected_ = length;
+    if (!body_.start(length)) return fail(frame_error::frame_too_large, ec);  // no memory for it
   }
   const auto bytes = take(body_expected_ - body_.size());
-  body_.insert(body_.end(), bytes.begin(), bytes.end());
+  body_.append(bytes);
   if (body_.size() < body_expected_) return std::nullopt;
   body_yielded_ = true;
-  return decode_body(body_, ec);
+  return decode_body(body_.bytes(), ec);
 }
 
 std::optional<frame> frame_decoder::decode_body(std::span<const std::byte> body, std::error_code& ec) {

@@ -26,6 +26,7 @@ enum class close_code : std::uint8_t {
   write_stalled = 7,
   slow_frame = 8,          ///< a frame of ours did not complete within the sender's frame_timeout
   rate_exceeded = 9,       ///< we sent more than the sender's inbound limits allow (its welcome said them)
+  memory_budget = 10,      ///< the sender ran out of buffer memory and we held the most of it
   other = 255,
 };
 

@@ -52,6 +52,8 @@ enum class close_reason : std::uint8_t {
                           ///< prove a peer alive.
   rate_exceeded = 19,     ///< the peer sent more than its inbound_limits allow, inbound.strikes times
                           ///< within inbound.strike_window (a flood, or beats far above its interval)
+  memory_budget = 20,     ///< the server's buffer_budget was reached and this session held the most
+                          ///< (frames it never finished, or a queue it would not read)
 };
 
 /// One past the largest close_reason value: the size of per-reason counters.

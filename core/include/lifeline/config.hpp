@@ -113,6 +113,12 @@ struct liveness_config {
   /// Fairness: bytes read from one session per readiness turn before the shard serves the
   /// others (a session with more waiting is read again after them). 1 KiB .. 64 KiB.
   std::size_t read_budget_per_turn = 16 * 1024;
+  /// Memory the sessions of one server (or connector) may hold in buffers of their own:
+  /// frames still arriving, write queues, and game-thread messages not yet queued; split
+  /// evenly between the worker threads. Past it, the sessions holding the most are closed
+  /// (memory_budget) until the holdings are back under 90 % of it, and game threads' send()
+  /// answers queue_full meanwhile. At least max_frame_size + write_queue_limit per thread.
+  std::size_t buffer_budget = std::size_t{256} * 1024 * 1024;
 };
 
 struct server_config {

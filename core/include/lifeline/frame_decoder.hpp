@@ -8,7 +8,8 @@
 //     the body is buffered, so a peer cannot make us reserve memory by claiming a length;
 //   - a frame wholly inside the caller's chunk is decoded in place (zero copy); only an
 //     incomplete frame's bytes that have actually arrived are kept, so an idle session's
-//     decoder holds no buffer at all;
+//     decoder holds no buffer at all; a large one waits in pages of its own, committed as
+//     bytes arrive and returned to the system when it is done (detail/frame_body.hpp);
 //   - errors are std::error_code values (lifeline/frame_error.hpp), sticky: after one, the
 //     decoder yields nothing more and the session is to be closed.
 //
@@ -21,6 +22,7 @@
 #pragma once
 
 #include <lifeline/frame.hpp>
+#include <lifeline/detail/frame_body.hpp>
 #include <lifeline/frame_error.hpp>
 
 #include <array>
@@ -53,8 +55,9 @@ class frame_decoder {
 
   /// Bytes held for an incomplete frame (0 for an idle session, and after an error).
   [[nodiscard]] std::size_t buffered_bytes() const noexcept;
-  /// Heap bytes the decoder holds (capacity of its partial-frame buffer).
-  [[nodiscard]] std::size_t heap_bytes() const noexcept { return body_.capacity(); }
+  /// Memory the decoder holds for an incomplete frame: its heap block, or for a large
+  /// frame the pages its bytes have reached so far (detail/frame_body.hpp).
+  [[nodiscard]] std::size_t heap_bytes() const noexcept { return body_.held_bytes(); }
   [[nodiscard]] std::size_t max_frame_size() const noexcept { return max_frame_size_; }
 
  private:
@@ -67,7 +70,7 @@ class frame_decoder {
   std::array<std::byte, frame_length_prefix_size> prefix_{};
   std::size_t prefix_filled_ = 0;          // bytes of prefix_ received for the pending frame
   std::size_t body_expected_ = 0;          // length of the pending frame's body, once known
-  std::vector<std::byte> body_;            // pending frame's body bytes received so far
+  detail::frame_body body_;                // pending frame's body bytes received so far
   bool body_yielded_ = false;              // body_ holds a frame already handed out
   std::error_code error_;
 };

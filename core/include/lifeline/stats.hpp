@@ -62,6 +62,9 @@ struct session_stats {
 
   // Hostile peers (DESIGN.md §9).
   std::uint64_t rate_strikes = 0;  ///< times a peer ran past its inbound budget (its reading paused)
+  /// Now: bytes the sessions hold in buffers of their own (frames arriving, write queues),
+  /// what buffer_budget bounds.
+  std::uint64_t buffer_bytes = 0;
 
   [[nodiscard]] std::uint64_t closes(close_reason r) const noexcept {
     return closes_by_reason[static_cast<std::size_t>(r)];
