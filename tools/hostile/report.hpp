@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -40,8 +41,8 @@ class progress_pacer {
       : period_(period), next_(std::chrono::steady_clock::now() + period) {}
   [[nodiscard]] bool due() {
     const auto now = std::chrono::steady_clock::now();
-    if (now < next_) return false;
-    next_ = now + period_;
+    if (now + std::chrono::milliseconds{50} < next_) return false;  // a loop turn of ~period counts
+    next_ = std::max(next_ + period_, now);
     return true;
   }
 
