@@ -6,9 +6,10 @@
 // (--flood echo) as fast as its socket takes them. Reported: the normal sessions' echo
 // p50 / p99 / max in each window and the ratio, the flooder's accepted byte rate, the
 // server's CPU, whether the server closed the flooder (when, with which close code) and
-// whether it closed any normal session. The normal sessions' process also reports how long
-// it waited for a core in each window: on a 2-core machine the flooder competes for CPU
-// with the clients too, and that part of a round trip is not the server's.
+// whether it closed any normal session. The server and the normal sessions' processes also
+// report how long they waited for a core in each window: on a 2-core machine the flooder
+// competes for CPU with both, and that part of a round trip is the machine's, not the
+// server's design.
 #include "clock.hpp"
 #include "interrupt.hpp"
 #include "proc_sampler.hpp"
@@ -30,7 +31,7 @@ using namespace std::chrono_literals;
 
 struct window {
   std::int64_t from_ns = 0, to_ns = 0;
-  double server_cpu_seconds = 0, clients_waited_seconds = 0;
+  double server_cpu_seconds = 0, server_waited_seconds = 0, clients_waited_seconds = 0;
   std::vector<double> round_trips_ms;
   [[nodiscard]] double seconds() const { return static_cast<double>(to_ns - from_ns) / 1e9; }
 };
@@ -46,6 +47,7 @@ nlohmann::json to_json(const window& w) {
   return {{"seconds", w.seconds()},
           {"echo_ms", to_json(d)},
           {"server_cpu_percent", w.seconds() > 0 ? 100.0 * w.server_cpu_seconds / w.seconds() : 0.0},
+          {"server_waited_for_a_core_ms_per_s", w.seconds() > 0 ? 1000.0 * w.server_waited_seconds / w.seconds() : 0.0},
           {"clients_waited_for_a_core_ms_per_s", w.seconds() > 0 ? 1000.0 * w.clients_waited_seconds / w.seconds() : 0.0}};
 }
 
@@ -150,6 +152,7 @@ int run_flood(const flood_options& opts, const std::string& command) {
   const auto measure = [&](window& w, const char* name) {
     w.from_ns = monotonic_ns(steady::now());
     const double cpu0 = cpu_seconds(server.pid()), waited0 = clients_waited(normals);
+    const double server_waited0 = run_queue_wait_seconds(server.pid());
     progress_pacer pacer;
     for (auto until = steady::now() + milliseconds{o.window_ms}; steady::now() < until && !interrupted();) {
       normals.pump(std::min(milliseconds{1000}, std::chrono::ceil<milliseconds>(until - steady::now())), on_line);
@@ -163,6 +166,7 @@ int run_flood(const flood_options& opts, const std::string& command) {
     w.to_ns = monotonic_ns(steady::now());
     w.server_cpu_seconds = cpu_seconds(server.pid()) - cpu0;
     w.clients_waited_seconds = clients_waited(normals) - waited0;
+    w.server_waited_seconds = run_queue_wait_seconds(server.pid()) - server_waited0;
   };
   window baseline, flood;
   measure(baseline, "baseline");
@@ -206,11 +210,13 @@ int run_flood(const flood_options& opts, const std::string& command) {
   }
 
   say("%s", "");
-  say("%-9s %8s %9s %9s %9s %11s %22s", "window", "echoes", "p50 ms", "p99 ms", "max ms", "server CPU", "clients waited ms/s");
+  say("%-9s %8s %9s %9s %9s %11s %21s %22s", "window", "echoes", "p50 ms", "p99 ms", "max ms", "server CPU", "server waited ms/s",
+      "clients waited ms/s");
   for (const auto* w : {&baseline, &flood}) {
     const auto d = distribution_of(w->round_trips_ms);
-    say("%-9s %8zu %9.2f %9.2f %9.2f %10.0f%% %22.0f", w == &baseline ? "baseline" : "flood", d.count, d.p50, d.p99, d.max,
-        100.0 * w->server_cpu_seconds / w->seconds(), 1000.0 * w->clients_waited_seconds / w->seconds());
+    say("%-9s %8zu %9.2f %9.2f %9.2f %10.0f%% %21.0f %22.0f", w == &baseline ? "baseline" : "flood", d.count, d.p50, d.p99, d.max,
+        100.0 * w->server_cpu_seconds / w->seconds(), 1000.0 * w->server_waited_seconds / w->seconds(),
+        1000.0 * w->clients_waited_seconds / w->seconds());
   }
   say("flood p99 / baseline p99: %.1fx (p50 %.1fx)", b.p99 > 0 ? f.p99 / b.p99 : 0.0, b.p50 > 0 ? f.p50 / b.p50 : 0.0);
   say("flooder (%s): %.1f MiB taken by its socket in %.2f s = %.1f MiB/s; %llu frames read back", o.flood.c_str(),

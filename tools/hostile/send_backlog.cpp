@@ -128,6 +128,7 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
                                    }});
   server.start();
   const auto rss_at_start = resident_bytes(::getpid());
+  rss_sampler memory(::getpid(), 100ms);
 
   std::vector<std::string> summaries;
   const auto on_line = [&](std::size_t, const std::string& line) {
@@ -203,6 +204,7 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
   stopped = true;
   watchdog.join();
   const auto rss_after_stop = resident_bytes(::getpid());
+  const auto rss_peak_in_stop = memory.peak_between(stop_began, stop_began + stop_took);
   clients.stop(30s, on_line);
   const auto stats = server.stats().total;
 
@@ -218,8 +220,8 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
       to_mib(static_cast<std::int64_t>(total(&send_counts::ok) * o.message_bytes)),
       static_cast<unsigned long long>(total(&send_counts::queue_full)), static_cast<unsigned long long>(total(&send_counts::unknown_session)),
       static_cast<unsigned long long>(total(&send_counts::not_running)), static_cast<unsigned long long>(total(&send_counts::other)));
-  say("RSS: %.1f MiB at start, %.1f MiB just before stop(), %.1f MiB after", to_mib(rss_at_start), to_mib(rss_before_stop),
-      to_mib(rss_after_stop));
+  say("RSS: %.1f MiB at start, %.1f MiB just before stop(), %.1f MiB at its peak during stop(), %.1f MiB after", to_mib(rss_at_start),
+      to_mib(rss_before_stop), to_mib(rss_peak_in_stop), to_mib(rss_after_stop));
   say("stop(%ld ms) took %.2f s (goal within %.1f s: %s); %llu clients still open just before it", o.flush_deadline_ms, took_s, limit_s,
       took_s <= limit_s ? "met" : "NOT met", static_cast<unsigned long long>(open_before_stop));
   std::string closed_text;
@@ -242,6 +244,7 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
                 {"other", total(&send_counts::other)}}},
       {"rss_at_start_mib", to_mib(rss_at_start)},
       {"rss_before_stop_mib", to_mib(rss_before_stop)},
+      {"rss_peak_during_stop_mib", to_mib(rss_peak_in_stop)},
       {"rss_after_stop_mib", to_mib(rss_after_stop)},
       {"stop_seconds", took_s},
       {"stop_goal_seconds", limit_s},
