@@ -46,7 +46,7 @@ echo_server_process::echo_server_process(const echo_server_settings& settings)
     child_.signal(SIGKILL);
     const int status = child_.wait(std::chrono::seconds{1});
     throw std::runtime_error(argv_.front() + " did not start (exit status " + std::to_string(status) +
-                             "; is it built beside this tool?)");
+                             (status == 127 ? ": is it built beside this tool?)" : ": see its message above)"));
   }
   reader_ = std::thread([this] { drain(); });
 }
