@@ -27,6 +27,7 @@ std::string_view to_string(close_reason reason) noexcept {
     case close_reason::slow_frame: return "slow_frame";
     case close_reason::rate_exceeded: return "rate_exceeded";
     case close_reason::memory_budget: return "memory_budget";
+    case close_reason::admission_refused: return "admission_refused";
   }
   return "unknown";
 }

@@ -89,6 +89,13 @@ void server_config::validate() const {
   if (worker_threads > 256) reject("worker_threads", "must be at most 256, got " + std::to_string(worker_threads));
   check_max_sessions(max_sessions);
   lifeline::validate(liveness, "liveness.");
+  if (!(admission.handshaking_share > 0 && admission.handshaking_share <= 1))
+    reject("admission.handshaking_share", "must be in (0, 1], got " + std::to_string(admission.handshaking_share));
+  if (admission.max_handshakes_per_address > 0 && admission.max_sessions_per_address > 0 &&
+      admission.max_handshakes_per_address > admission.max_sessions_per_address)
+    reject("admission.max_handshakes_per_address", "must be at most max_sessions_per_address (" +
+                                                       std::to_string(admission.max_sessions_per_address) + "), got " +
+                                                       std::to_string(admission.max_handshakes_per_address));
 }
 
 void connector_config::validate() const {

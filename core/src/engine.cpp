@@ -4,14 +4,18 @@
 
 #include <asio/post.hpp>
 
+#include <sys/resource.h>
+
 #include <future>
 #include <stdexcept>
 
 namespace lifeline::detail {
 
 engine::engine(session_role role, unsigned threads, std::size_t max_sessions, liveness_config liveness,
-               reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers)
+               reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers,
+               admission_limits admission)
     : max_sessions_(max_sessions),
+      addresses_(admission.max_sessions_per_address, admission.max_handshakes_per_address),
       liveness_(liveness),
       backstop_(derive_kernel_backstop(liveness)),
       reconnect_(reconnect),
@@ -24,6 +28,12 @@ engine::engine(session_role role, unsigned threads, std::size_t max_sessions, li
   // reserving slots for all max_sessions.
   const std::size_t per_shard = std::min(max_sessions, 2 * (max_sessions / threads) + 1024);
   shard_count_ = threads;
+  // What the server can hold at once: max_sessions, or what its descriptors allow.
+  std::size_t capacity = max_sessions;
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY && files.rlim_cur > 128)
+    capacity = std::min<std::size_t>(capacity, static_cast<std::size_t>(files.rlim_cur) - 64);
+  handshakes_per_shard_ =
+      std::max<std::size_t>(1, static_cast<std::size_t>(admission.handshaking_share * static_cast<double>(capacity)) / threads);
   for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i, role, per_shard));
 }
 

@@ -2,6 +2,7 @@
 // threads, start/stop, and the cross-thread calls that reach a session through its shard.
 #pragma once
 
+#include "address_table.hpp"
 #include "shard.hpp"
 
 #include <lifeline/config.hpp>
@@ -20,7 +21,8 @@ namespace lifeline::detail {
 class engine {
  public:
   engine(session_role role, unsigned threads, std::size_t max_sessions, liveness_config liveness,
-         reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers);
+         reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers,
+         admission_limits admission = {});
   ~engine();
 
   /// Starts the threads; a server first binds `listen_address`:`port` on every shard.
@@ -49,6 +51,9 @@ class engine {
   [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
   [[nodiscard]] const session_handlers& handlers() const noexcept { return handlers_; }
   [[nodiscard]] std::size_t shard_count() const noexcept { return shard_count_; }
+  [[nodiscard]] address_table& addresses() noexcept { return addresses_; }
+  /// Handshaking sockets one shard may hold (admission_limits::handshaking_share).
+  [[nodiscard]] std::size_t handshakes_per_shard() const noexcept { return handshakes_per_shard_; }
   /// Counts a new session against max_sessions; false when full.
   bool try_admit() noexcept;
   void try_admit_anyway() noexcept;  // counts a session that is closed at once, to keep counts balanced
@@ -59,6 +64,8 @@ class engine {
 
   std::size_t max_sessions_;
   std::size_t shard_count_ = 1;
+  address_table addresses_;
+  std::size_t handshakes_per_shard_ = 0;
   liveness_config liveness_;
   kernel_backstop backstop_;
   reconnect_config reconnect_;

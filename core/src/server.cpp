@@ -8,7 +8,7 @@ server::server(server_config config, session_handlers handlers) : config_listen_
   config.validate();
   engine_ = std::make_unique<detail::engine>(detail::session_role::server, config.worker_threads, config.max_sessions,
                                              config.liveness, reconnect_config{}, std::chrono::milliseconds{0},
-                                             std::move(handlers));
+                                             std::move(handlers), config.admission);
 }
 
 server::~server() = default;

@@ -194,7 +194,14 @@ void session::on_welcome(const welcome_frame& welcome, time_point now) {
   enter_open(now);
 }
 
+asio::ip::address session::remote_address() const noexcept {
+  std::error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  return ec ? asio::ip::address{} : remote.address();
+}
+
 void session::enter_open(time_point now) {
+  if (role_ == session_role::server) shard_.handshake_ended(*this, /*opened=*/true);
   state_ = session_state::open;
   opened_ = true;
   ++shard_.counters().sessions_opened;
@@ -265,6 +272,7 @@ session::farewell session::farewell_for(close_reason reason, bool was_live) noex
     case write_stalled:
     case connect_failed:
     case socket_error:
+    case admission_refused:  // dropped to make room: its silence is the flood's, nothing to flush
       return farewell::abort;  // the connection is dead, or the peer cannot take a frame
     default:
       return was_live ? farewell::graceful : farewell::abort;
@@ -315,6 +323,10 @@ void session::close_as(close_info why, farewell how, time_point now) {
   auto& stats = shard_.counters();
   ++stats.closes_by_reason[static_cast<std::size_t>(why.reason) % close_reason_count];
   if (state_ == session_state::suspect) --stats.sessions_suspect;
+  if (role_ == session_role::server) {
+    if (state_ == session_state::handshaking) shard_.handshake_ended(*this, /*opened=*/false);
+    else if (is_open()) shard_.open_session_ended(*this);
+  }
   state_ = session_state::closing;
   shard_.notify_closed(*this);
   if (state_ != session_state::closing) return;  // the game's handler cannot close twice, but be sure
@@ -367,6 +379,7 @@ void session::enter_closed() {
   if (state_ == session_state::closed) return;
   state_ = session_state::closed;
   shard_.cancel(deadline_);
+  shard_.retire(*this);
   std::error_code ignored;
   if (outbound_sent_ != outbound_.size()) make_close_abortive(socket_.native_handle());  // could not flush: RST
   socket_.close(ignored);  // pending waits complete with operation_aborted

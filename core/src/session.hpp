@@ -92,6 +92,8 @@ class session {
   /// Bytes this session's buffers hold (a frame arriving, its write queue): its charge on
   /// the shard's memory budget.
   [[nodiscard]] std::size_t memory_held() const noexcept { return charged_; }
+  /// The peer's address (unspecified once the socket is gone).
+  [[nodiscard]] asio::ip::address remote_address() const noexcept;
   [[nodiscard]] bool was_opened() const noexcept { return opened_; }
   void* user_context = nullptr;
 

@@ -40,15 +40,23 @@ class session_slots {
   }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return free_.size(); }
+  /// Slots not free: live sessions and closed ones not yet reclaimed.
   [[nodiscard]] std::size_t in_use() const noexcept { return free_.size() - free_count_; }
 
-  /// The id for a new session, or nullopt when `usable` sessions are already held.
+  /// The id for a new session, or nullopt when `usable` live sessions are already held.
   [[nodiscard]] std::optional<session_id> acquire() noexcept {
-    if (in_use() >= usable_) return std::nullopt;
+    if (live_ >= usable_ || free_count_ == 0) return std::nullopt;
     const auto slot = free_[head_];
     head_ = (head_ + 1) % free_.size();
     --free_count_;
+    ++live_;
     return session_id::make(shard_, generations_[slot], slot);
+  }
+
+  /// The session named `id` has closed: it no longer counts against `usable`, though its
+  /// slot stays taken until release() (its handlers may still hold it).
+  void retire(session_id) noexcept {
+    if (live_ > 0) --live_;
   }
 
   /// The session named `id` is gone: its slot goes to the back of the queue, with the
@@ -68,6 +76,7 @@ class session_slots {
   std::vector<std::uint32_t> free_;         // a ring: free_count_ slots from head_
   std::size_t head_ = 0;
   std::size_t free_count_ = 0;
+  std::size_t live_ = 0;  // acquired and not retired
 };
 
 }  // namespace lifeline::detail

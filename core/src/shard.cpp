@@ -113,21 +113,77 @@ void shard::on_accepted(std::error_code ec, asio::ip::tcp::socket socket) {
     });
     return;
   }
+  if (!admit(socket)) return accept();
+  make_room_for_a_handshake();
   const bool admitted = engine_.try_admit();
   const auto id = admitted ? slots_.acquire() : std::nullopt;
   if (!id) {
     // Full: tell the peer why, best effort, and hang up. The game never saw this session.
-    std::error_code ignored;
-    const auto bytes = encoder_.encode(close_frame{.code = close_code::server_full, .detail = "server full"}, ignored);
-    socket.non_blocking(true, ignored);
-    socket.write_some(asio::buffer(bytes.data(), bytes.size()), ignored);
-    socket.close(ignored);
-    ++stats_.closes_by_reason[static_cast<std::size_t>(close_reason::server_full)];
+    if (engine_.addresses().enabled()) {
+      std::error_code ignored;
+      engine_.addresses().ended(socket.remote_endpoint(ignored).address(), false);
+    }
+    refuse(socket, close_reason::server_full, close_code::server_full, "server full");
     if (admitted) engine_.release_admission();
   } else {
-    adopt(*id, std::move(socket), session_role::server, nullptr).start_server(now());
+    auto& s = adopt(*id, std::move(socket), session_role::server, nullptr);
+    handshakes_.push_back(s.id());
+    ++handshaking_;
+    s.start_server(now());
   }
   accept();
+}
+
+// Per-address caps (admission_limits): a connection from an address over one is refused.
+bool shard::admit(asio::ip::tcp::socket& socket) {
+  auto& table = engine_.addresses();
+  if (!table.enabled()) return true;
+  std::error_code ec;
+  const auto from = socket.remote_endpoint(ec);
+  if (!ec && table.admit(from.address())) return true;
+  refuse(socket, close_reason::admission_refused, close_code::admission_refused, "too many connections from your address");
+  return false;
+}
+
+void shard::refuse(asio::ip::tcp::socket& socket, close_reason why, close_code code, std::string_view detail) {
+  std::error_code ignored;
+  const auto bytes = encoder_.encode(close_frame{.code = code, .detail = detail}, ignored);
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(bytes.data(), bytes.size()), ignored);
+  socket.close(ignored);
+  ++stats_.closes_by_reason[static_cast<std::size_t>(why)];
+}
+
+// A flood of connections that never say hello must not lock players out: past this
+// shard's share of handshaking sockets, the oldest one goes (a player's hello comes at
+// once; a flood's never does).
+void shard::make_room_for_a_handshake() {
+  const auto t = now();
+  while (handshaking_ >= engine_.handshakes_per_shard() && !handshakes_.empty()) {
+    const auto oldest = handshakes_.front();
+    handshakes_.pop_front();
+    auto* s = find(oldest);
+    if (s != nullptr && s->state() == session_state::handshaking) s->close_with({close_reason::admission_refused, {}}, t);
+  }
+}
+
+void shard::handshake_ended(session& s, bool opened) {
+  if (handshaking_ > 0) --handshaking_;
+  // Ids of sessions that moved on stay in the queue until met; keep it near the live count.
+  if (handshakes_.size() > 2 * handshaking_ + 64)
+    std::erase_if(handshakes_, [this](session_id id) {
+      const auto* h = find(id);
+      return h == nullptr || h->state() != session_state::handshaking;
+    });
+  auto& table = engine_.addresses();
+  if (!table.enabled()) return;
+  const auto from = s.remote_address();
+  if (opened) table.opened(from);
+  else table.ended(from, false);
+}
+
+void shard::open_session_ended(session& s) {
+  if (auto& table = engine_.addresses(); table.enabled()) table.ended(s.remote_address(), true);
 }
 
 session& shard::adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context) {
@@ -340,6 +396,13 @@ void shard::notify_closed(session& s) {
 
 // --- reclaiming ------------------------------------------------------------------------------
 
+void shard::retire(session& s) {
+  // At once, not at reclaim: a connection dropped to make room (a handshake flood) frees
+  // its place for the one waiting, in the same turn.
+  slots_.retire(s.id());
+  engine_.release_admission();
+}
+
 void shard::reclaim_later(session& s) {
   // Never free a session inside its own call stack: its handler may still be on it.
   asio::post(io_, [this, id = s.id()] { reclaim(id); });
@@ -351,7 +414,6 @@ void shard::reclaim(session_id id) {
   sessions_[id.slot()].reset();
   slots_.release(id);
   --stats_.sessions_open;
-  engine_.release_admission();
   stop_if_idle();
 }
 

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cassert>
 #include <chrono>
+#include <deque>
 #include <list>
 #include <memory>
 #include <optional>
@@ -111,17 +112,26 @@ class shard {
   void cancel(timer_entry& entry) noexcept { wheel_.cancel(entry); }
   /// A session's buffers grew or shrank by `delta` bytes (the memory budget's account).
   void charge(std::ptrdiff_t delta) noexcept;
+  /// A server session leaves handshaking (opened, or closed first); an open one ends.
+  void handshake_ended(session& s, bool opened);
+  void open_session_ended(session& s);
   void notify_opened(session& s);
   void notify_message(session& s, std::span<const std::byte> payload);
   void notify_closed(session& s);
   void notify_suspected(session& s);
   void notify_recovered(session& s);
+  /// The session has closed: it no longer counts against max_sessions (its slot is freed
+  /// when it is reclaimed).
+  void retire(session& s);
   /// The session is closed and none of its handlers is pending: free its slot, later.
   void reclaim_later(session& s);
 
  private:
   void accept();
   void on_accepted(std::error_code ec, asio::ip::tcp::socket socket);
+  bool admit(asio::ip::tcp::socket& socket);
+  void refuse(asio::ip::tcp::socket& socket, close_reason why, close_code code, std::string_view detail);
+  void make_room_for_a_handshake();
   session& adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context);
   void reclaim(session_id id);
   void deliver_waiting_sends();
@@ -173,6 +183,10 @@ class shard {
   send_inbox::batch delivering_;  // the batch being delivered; its buffers are reused
 
   std::list<std::unique_ptr<reconnect_ticket>> reconnects_;
+  // Server sessions still handshaking, oldest first (with stale ids of ones that moved on,
+  // skipped when met), and how many there are.
+  std::deque<session_id> handshakes_;
+  std::size_t handshaking_ = 0;
   session_stats stats_;
   bool shutting_down_ = false;
   std::chrono::milliseconds flush_timeout_{1000};

@@ -17,6 +17,7 @@ std::string_view to_string(close_code code) noexcept {
     case close_code::slow_frame: return "slow_frame";
     case close_code::rate_exceeded: return "rate_exceeded";
     case close_code::memory_budget: return "memory_budget";
+    case close_code::admission_refused: return "admission_refused";
     case close_code::other: return "other";
   }
   return "other";
@@ -40,6 +41,7 @@ class close_code_category_impl final : public std::error_category {
       case close_code::slow_frame: return "a frame of ours did not complete in time";
       case close_code::rate_exceeded: return "we sent more than the peer's inbound limits allow";
       case close_code::memory_budget: return "the peer ran out of buffer memory and we held the most";
+      case close_code::admission_refused: return "the server refused the connection (too many from our address)";
       case close_code::other: return "a close code this build does not know";
     }
     return "a close code this build does not know";

@@ -71,6 +71,13 @@ TEST_CASE("each invalid server field is rejected with a message naming it") {
       {"liveness.inbound.beats_per_interval:", [](server_config& c) { c.liveness.inbound.beats_per_interval = 5000; }},
       {"liveness.read_budget_per_turn:", [](server_config& c) { c.liveness.read_budget_per_turn = 100; }},
       {"liveness.read_budget_per_turn:", [](server_config& c) { c.liveness.read_budget_per_turn = 1 << 20; }},
+      {"liveness.buffer_budget:", [](server_config& c) { c.liveness.buffer_budget = 1000; }},
+      {"admission.handshaking_share:", [](server_config& c) { c.admission.handshaking_share = 0; }},
+      {"admission.handshaking_share:", [](server_config& c) { c.admission.handshaking_share = 1.5; }},
+      {"admission.max_handshakes_per_address:", [](server_config& c) {
+         c.admission.max_sessions_per_address = 2;
+         c.admission.max_handshakes_per_address = 3;
+       }},
       // 2^24 slots a shard, 1,024 of them always free (session_id.hpp)
       {"max_sessions:", [](server_config& c) { c.max_sessions = 16'776'193; }},
   };

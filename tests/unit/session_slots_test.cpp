@@ -10,6 +10,14 @@
 using lifeline::session_id;
 using lifeline::detail::session_slots;
 
+namespace {
+// A session closes (retire) and is later reclaimed (release).
+void end(session_slots& slots, session_id id) {
+  slots.retire(id);
+  slots.release(id);
+}
+}  // namespace
+
 TEST_CASE("a session id keeps its shard, generation and slot in 8 | 32 | 24 bits") {
   const auto id = session_id::make(0xAB, 0xFFFFFFFFu, session_id::max_slot);
   CHECK(id.shard() == 0xAB);
@@ -26,7 +34,7 @@ TEST_CASE("under churn no session id is ever issued twice") {
   // Churn: hold up to 10 sessions, close the oldest, open a new one, 100,000 times.
   for (int i = 0; i < 100'000; ++i) {
     if (live.size() == 10) {
-      slots.release(live.front());
+      end(slots, live.front());
       live.pop_front();
     }
     const auto id = slots.acquire();
@@ -43,7 +51,7 @@ TEST_CASE("the same slot comes back only after at least the reserve of other clo
   auto first = slots.acquire();
   REQUIRE(first.has_value());
   CHECK_FALSE(slots.acquire().has_value());  // one usable: full
-  slots.release(*first);
+  end(slots, *first);
   std::size_t closes = 0;
   for (;;) {
     const auto id = slots.acquire();
@@ -52,7 +60,7 @@ TEST_CASE("the same slot comes back only after at least the reserve of other clo
       CHECK(id->generation() == first->generation() + 1);
       break;
     }
-    slots.release(*id);
+    end(slots, *id);
     ++closes;
   }
   CHECK(closes >= session_slots::reserve);
@@ -61,4 +69,17 @@ TEST_CASE("the same slot comes back only after at least the reserve of other clo
 TEST_CASE("more usable slots than a shard can address are refused, naming max_sessions") {
   CHECK_THROWS_WITH_AS(session_slots(0, std::size_t{session_id::max_slot} + 1),
                        doctest::Contains("max_sessions"), std::invalid_argument);
+}
+
+TEST_CASE("a closed session stops counting against the usable slots at once, before its slot comes back") {
+  session_slots slots(0, 1);
+  const auto first = slots.acquire();
+  REQUIRE(first.has_value());
+  CHECK_FALSE(slots.acquire().has_value());
+  slots.retire(*first);                  // closed, its handlers still pending
+  const auto second = slots.acquire();   // room for one more live session already
+  REQUIRE(second.has_value());
+  CHECK(second->slot() != first->slot());  // but not in the slot still held
+  slots.release(*first);
+  CHECK(slots.in_use() == 1);
 }

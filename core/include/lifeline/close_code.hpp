@@ -27,6 +27,7 @@ enum class close_code : std::uint8_t {
   slow_frame = 8,          ///< a frame of ours did not complete within the sender's frame_timeout
   rate_exceeded = 9,       ///< we sent more than the sender's inbound limits allow (its welcome said them)
   memory_budget = 10,      ///< the sender ran out of buffer memory and we held the most of it
+  admission_refused = 11,  ///< the server refused the connection: its source address is over a cap
   other = 255,
 };
 

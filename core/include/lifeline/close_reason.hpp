@@ -13,8 +13,9 @@
 // player's session; peer_dropped, peer_reset, heartbeat_timeout, keepalive_timeout,
 // user_timeout, unreachable and slow_frame mean the player's transport died and it may
 // come back (hold its seat); write_stalled, protocol_error and handler_error are worth an
-// alert; server_full, handshake_timeout and connect_failed only ever reach a session the
-// game never saw open (a connector's failed attempt).
+// alert; server_full, handshake_timeout, admission_refused and connect_failed only ever
+// reach a session the game never saw open (a connector's failed attempt; on a server they
+// are only counted in stats).
 #pragma once
 
 #include <chrono>
@@ -54,6 +55,8 @@ enum class close_reason : std::uint8_t {
                           ///< within inbound.strike_window (a flood, or beats far above its interval)
   memory_budget = 20,     ///< the server's buffer_budget was reached and this session held the most
                           ///< (frames it never finished, or a queue it would not read)
+  admission_refused = 21, ///< never opened: refused by admission_limits (its source address over a cap),
+                          ///< or dropped, still silent, to make room under a flood of handshakes
 };
 
 /// One past the largest close_reason value: the size of per-reason counters.

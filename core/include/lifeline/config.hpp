@@ -121,12 +121,27 @@ struct liveness_config {
   std::size_t buffer_budget = std::size_t{256} * 1024 * 1024;
 };
 
+/// Who may come in (DESIGN.md §9), so that a flood of connections cannot lock players out.
+/// Sockets that have connected but not yet said hello may hold at most `handshaking_share`
+/// of the server's capacity (max_sessions, or the process's descriptor limit less 64 if
+/// that is lower, split between its threads); past it, each new connection drops its
+/// thread's oldest such socket (admission_refused), as a SYN cache drops its oldest entry:
+/// a player says hello at once, a flood's sockets never do. Per source address, open and
+/// handshaking sessions can be capped too (off by default: players behind one NAT share
+/// an address); a connection past a cap is refused with a close frame.
+struct admission_limits {
+  double handshaking_share = 0.25;
+  std::size_t max_sessions_per_address = 0;    ///< open and handshaking; 0: no limit
+  std::size_t max_handshakes_per_address = 0;  ///< handshaking only; 0: no limit
+};
+
 struct server_config {
   std::string listen_address = "0.0.0.0";
   std::uint16_t port = 0;                     ///< 0: any free port (see server::port())
   unsigned worker_threads = 0;                ///< 0: one per hardware thread
   std::size_t max_sessions = 100'000;
   liveness_config liveness;
+  admission_limits admission;
 
   /// Throws std::invalid_argument naming the first invalid field.
   void validate() const;
