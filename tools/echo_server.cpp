@@ -39,6 +39,8 @@ const char* game_action(lifeline::close_reason reason) {
       return "client not reading: drop it, it cannot keep up";
     case close_reason::protocol_error:
     case close_reason::handler_error:
+    case close_reason::rate_exceeded:
+    case close_reason::memory_budget:
       return "bad client or bug: log and alert";
     default:
       return "never opened: nothing to free";

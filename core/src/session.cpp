@@ -386,7 +386,10 @@ void session::enter_closed() {
   publish_unsent(-static_cast<std::ptrdiff_t>(outbound_.size() - outbound_sent_));
   std::vector<std::byte>().swap(outbound_);
   outbound_sent_ = 0;
-  account_memory();  // nothing more on the budget's account (the decoder goes with the session)
+  // A frame still arriving is given back now, not when the session is reclaimed: closing
+  // the biggest holders is how the memory budget makes room.
+  decoder_ = frame_decoder(shard_.config().max_frame_size);
+  account_memory();
   if (pending_handlers_ == 0) shard_.reclaim_later(*this);
 }
 

@@ -275,17 +275,16 @@ void shard::charge(std::ptrdiff_t delta) noexcept {
       asio::post(io_, [this] { give_memory_back(); });
     }
   }
-  if (held_ > budget_ && !enforcing_) {
-    enforcing_ = true;  // after the handler that grew it: never close a session on its own stack
-    asio::post(io_, [this] { enforce_budget(); });
-  }
+  // At once, so the budget is passed by one read or one message at most. Sessions only
+  // grow their charge between frames (after a read, after queueing a message), where
+  // closing them, the grower included, is as safe as a handler's close().
+  if (held_ > budget_ && !enforcing_) enforce_budget();
 }
 
 // Over budget: the sessions holding the most are closed first, until the rest hold under
 // 90 % of it (so the next few bytes do not start this again at once).
 void shard::enforce_budget() {
-  enforcing_ = false;
-  if (held_ <= budget_) return;
+  enforcing_ = true;  // the closes below give memory back through charge(): no nesting
   std::vector<std::pair<std::size_t, session_id>> holders;
   for (const auto& s : sessions_)
     if (s && s->state() < session_state::closing && s->memory_held() > 0) holders.emplace_back(s->memory_held(), s->id());
@@ -296,6 +295,7 @@ void shard::enforce_budget() {
     if (held_ <= goal) break;
     if (auto* s = find(id)) s->close_with({close_reason::memory_budget, {}}, t);
   }
+  enforcing_ = false;
 }
 
 void shard::give_memory_back() { ::malloc_trim(0); }

@@ -177,7 +177,7 @@ class shard {
   std::size_t budget_;
   std::size_t held_ = 0;
   std::atomic<std::size_t> held_published_{0};  // held_, for game threads' send()
-  bool enforcing_ = false;                       // an enforce_budget() is posted
+  bool enforcing_ = false;                       // enforce_budget() is running
   std::size_t released_since_trim_ = 0;
   time_point last_trim_{};
   send_inbox::batch delivering_;  // the batch being delivered; its buffers are reused
