@@ -50,11 +50,12 @@ class send_inbox {
     const bool was_empty = waiting_.items.empty();
     waiting_.items.push_back({to, waiting_.bytes.size(), message.size()});
     waiting_.bytes.insert(waiting_.bytes.end(), message.begin(), message.end());
-    bytes_waiting_.store(waiting_.bytes.size(), std::memory_order_relaxed);
+    // What the memory budget counts is what is held: the arena's capacity, not its size.
+    bytes_waiting_.store(waiting_.bytes.capacity() + waiting_.items.capacity() * sizeof(item), std::memory_order_relaxed);
     return was_empty;
   }
 
-  /// Bytes waiting for the shard now (for the memory budget). Any thread.
+  /// Memory the messages waiting for the shard hold now (for the memory budget). Any thread.
   [[nodiscard]] std::size_t bytes_waiting() const noexcept { return bytes_waiting_.load(std::memory_order_relaxed); }
 
   /// Moves everything waiting into `out` (whose old contents are dropped), leaving the

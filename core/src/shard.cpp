@@ -243,20 +243,28 @@ void shard::send_from_another_thread(session_id to, std::span<const std::byte> m
   if (inbox_.push(to, message)) asio::post(io_, [this] { deliver_waiting_sends(); });
 }
 
+// Hands game threads' messages to their sessions, a bounded number per turn: a burst of
+// them must not hold the shard's reads (and stop()) back for long.
 void shard::deliver_waiting_sends() {
-  inbox_.take(delivering_);
-  const bool stopping = !engine_.is_running();  // stop(): what is still waiting is dropped
+  constexpr std::size_t messages_per_turn = 512;
+  if (delivered_ == delivering_.items.size()) {
+    // A burst's buffers are kept for the next batch, unless the burst was large.
+    if (delivering_.bytes.capacity() > 1024 * 1024) delivering_ = {};
+    inbox_.take(delivering_);
+    delivered_ = 0;
+  }
   const auto t = now();
-  for (const auto& m : delivering_.items) {
+  const auto end = std::min(delivering_.items.size(), delivered_ + messages_per_turn);
+  for (; delivered_ < end; ++delivered_) {
+    const auto& m = delivering_.items[delivered_];
     // The session counts what it queues, as it queues it.
     pending_[m.to.slot()].fetch_sub(m.size + max_data_frame_overhead, std::memory_order_relaxed);
-    if (stopping) continue;
-    if (auto* target = find(m.to))  // it may have closed meanwhile
+    if (!engine_.is_running()) continue;  // stop(): what is still waiting is dropped
+    if (auto* target = find(m.to))        // it may have closed meanwhile
       target->send_message(delivering_.message(m), t, session::admitted::by_send);
   }
-  // A burst's buffers are kept for the next batch, unless the burst was large.
-  if (delivering_.bytes.capacity() > 1024 * 1024) delivering_ = {};
-  else delivering_.clear();
+  if (delivered_ < delivering_.items.size() || inbox_.bytes_waiting() > 0)
+    asio::post(io_, [this] { deliver_waiting_sends(); });  // the rest after the others' turn
 }
 
 // --- the memory budget ---------------------------------------------------------------------

@@ -181,6 +181,7 @@ class shard {
   std::size_t released_since_trim_ = 0;
   time_point last_trim_{};
   send_inbox::batch delivering_;  // the batch being delivered; its buffers are reused
+  std::size_t delivered_ = 0;     // how much of it
 
   std::list<std::unique_ptr<reconnect_ticket>> reconnects_;
   // Server sessions still handshaking, oldest first (with stale ids of ones that moved on,

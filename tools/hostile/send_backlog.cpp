@@ -87,6 +87,9 @@ CLI::App* add_send_backlog(CLI::App& app, send_backlog_options& o) {
       ->capture_default_str()->check(CLI::Range(0L, 3'600'000L));
   c->add_option("--sessions-per-process", o.per_process, "client sessions per worker process at most")
       ->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{19'000}));
+  c->add_flag("--inbound-limits", o.inbound_limits,
+              "keep the library's inbound rate limits on; off by default here, since they close the flooding "
+              "clients (rate_exceeded) before the backlog this measures can build up");
   return c;
 }
 
@@ -118,6 +121,10 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
   config.worker_threads = o.server.threads;
   config.liveness.heartbeat_interval = milliseconds{o.server.heartbeat_ms};
   config.liveness.dead_after = milliseconds{o.server.dead_after_ms};
+  if (!o.inbound_limits) {
+    config.liveness.inbound.frames_per_second = 0;
+    config.liveness.inbound.bytes_per_second = 0;
+  }
   lifeline::server server(config, {.on_opened = [&](lifeline::session_id id) { sessions.add(id); },
                                    .on_message = [&](lifeline::session_id, std::span<const std::byte>) {
                                      messages.fetch_add(1, std::memory_order_relaxed);
@@ -187,7 +194,9 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
 
   const auto rss_before_stop = resident_bytes(::getpid());
   const auto open_before_stop = clients.status_sum("open");
-  progress("calling stop(%ld ms) with %.0f MiB resident", o.flush_deadline_ms, to_mib(rss_before_stop));
+  const auto buffers_before_stop = static_cast<std::int64_t>(server.stats().total.buffer_bytes);
+  progress("calling stop(%ld ms) with %.0f MiB resident, %.0f MiB of it in the sessions' buffers by the library's account",
+           o.flush_deadline_ms, to_mib(rss_before_stop), to_mib(buffers_before_stop));
   std::atomic<bool> stopped{false};
   std::thread watchdog([&] {
     const auto began = steady::now();
@@ -222,6 +231,7 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
       static_cast<unsigned long long>(total(&send_counts::not_running)), static_cast<unsigned long long>(total(&send_counts::other)));
   say("RSS: %.1f MiB at start, %.1f MiB just before stop(), %.1f MiB at its peak during stop(), %.1f MiB after", to_mib(rss_at_start),
       to_mib(rss_before_stop), to_mib(rss_peak_in_stop), to_mib(rss_after_stop));
+  say("the sessions' buffers just before stop(), by the library's account (stats buffer_bytes): %.1f MiB", to_mib(buffers_before_stop));
   say("stop(%ld ms) took %.2f s (goal within %.1f s: %s); %llu clients still open just before it", o.flush_deadline_ms, took_s, limit_s,
       took_s <= limit_s ? "met" : "NOT met", static_cast<unsigned long long>(open_before_stop));
   std::string closed_text;
@@ -244,6 +254,7 @@ int run_send_backlog(const send_backlog_options& opts, const std::string& comman
                 {"other", total(&send_counts::other)}}},
       {"rss_at_start_mib", to_mib(rss_at_start)},
       {"rss_before_stop_mib", to_mib(rss_before_stop)},
+      {"buffer_bytes_before_stop_mib", to_mib(buffers_before_stop)},
       {"rss_peak_during_stop_mib", to_mib(rss_peak_in_stop)},
       {"rss_after_stop_mib", to_mib(rss_after_stop)},
       {"stop_seconds", took_s},

@@ -75,6 +75,7 @@ struct send_backlog_options {
   long seconds = 5;
   long flush_deadline_ms = 1'000;
   std::size_t per_process = 9'000;
+  bool inbound_limits = false;  // the library's defaults close the flooding clients first
 };
 CLI::App* add_send_backlog(CLI::App& app, send_backlog_options& options);
 std::string check_send_backlog(const send_backlog_options& options);
