@@ -61,7 +61,23 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval H")->capture_default_str();
   app.add_option("--dead-after-ms", dead_after_ms, "dead-after timeout T (> H)")->capture_default_str();
   app.add_option("--max-sessions", config.max_sessions, "sessions accepted at most")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  auto& limits = config.liveness.inbound;
+  app.add_option("--inbound-frames-per-second", limits.frames_per_second, "frames a client may send a second (0: no limit)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--inbound-bytes-per-second", limits.bytes_per_second, "bytes a client may send a second (0: no limit)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  std::size_t buffer_budget_mib = config.liveness.buffer_budget >> 20;
+  app.add_option("--buffer-budget-mib", buffer_budget_mib, "memory the sessions may hold in buffers (partial frames, queues)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;  // a bad flag: rejected before any work, as every lifeline tool does
+  }
+  config.liveness.buffer_budget = buffer_budget_mib << 20;
   config.liveness.heartbeat_interval = std::chrono::milliseconds{heartbeat_ms};
   config.liveness.dead_after = std::chrono::milliseconds{dead_after_ms};
 

@@ -65,6 +65,8 @@ void validate(const liveness_config& c, const std::string& prefix) {
     reject(prefix + "buffer_budget", "must hold at least one session's frame and queue (max_frame_size + write_queue_limit = " +
                                          std::to_string(c.max_frame_size + c.write_queue_limit) + "), got " +
                                          std::to_string(c.buffer_budget));
+  if (c.frames_per_turn == 0 || c.frames_per_turn > 65536)
+    reject(prefix + "frames_per_turn", "must be in [1, 65536], got " + std::to_string(c.frames_per_turn));
   if (c.read_budget_per_turn < 1024 || c.read_budget_per_turn > 64 * 1024)
     reject(prefix + "read_budget_per_turn", "must be in [1024, 65536], got " + std::to_string(c.read_budget_per_turn));
   if (c.server_heartbeat_interval &&

@@ -78,29 +78,40 @@ session::read_outcome session::read_frames(time_point now) {
   // returns, so no other session may read into it meanwhile (from a handler we call).
   const shard::read_buffer_lease buffer(shard_);
   auto& stats = shard_.counters();
+  const auto& cfg = shard_.config();
   const auto& policy = shard_.inbound();
   const auto credit = inbound_credit(now);
   bool over_budget = false;
-  for (std::size_t budget = shard_.config().read_budget_per_turn; budget > 0;) {
-    const auto wanted = std::min(budget, buffer.bytes.size());
-    std::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(buffer.bytes.data(), wanted), ec);
-    if (ec == asio::error::would_block) break;
-    if (ec) {
-      // After a failed write the kernel has reported the connection's error to the write
-      // and shut it; the read then finds only an end of stream. The write's error says why.
-      if (write_failed_with_ != 0) ec = std::error_code(write_failed_with_, std::system_category());
-      if (ec == asio::error::eof && decoder_.finish() == frame_error::truncated_frame)
-        close_with({close_reason::peer_dropped, frame_error::truncated_frame}, now);
-      else
-        close_with(classify(ec), now);
-      return read_outcome::stopped;
+  std::size_t frames = 0;
+  for (std::size_t budget = cfg.read_budget_per_turn; budget > 0;) {
+    // Frames read in an earlier turn and not yet handled come first; then the socket.
+    bool drained = false;
+    if (decoder_.unread_input() == 0) {
+      const auto wanted = std::min(budget, buffer.bytes.size());
+      std::error_code ec;
+      const std::size_t n = socket_.read_some(asio::buffer(buffer.bytes.data(), wanted), ec);
+      if (ec == asio::error::would_block) break;
+      if (ec) {
+        // After a failed write the kernel has reported the connection's error to the write
+        // and shut it; the read then finds only an end of stream. The write's error says why.
+        if (write_failed_with_ != 0) ec = std::error_code(write_failed_with_, std::system_category());
+        if (ec == asio::error::eof && decoder_.finish() == frame_error::truncated_frame)
+          close_with({close_reason::peer_dropped, frame_error::truncated_frame}, now);
+        else
+          close_with(classify(ec), now);
+        return read_outcome::stopped;
+      }
+      stats.bytes_received += n;
+      over_budget |= policy.spend_bytes(inbound_, n, now, credit);
+      decoder_.feed(std::span<const std::byte>(buffer.bytes.data(), n));
+      budget -= n;
+      drained = n < wanted;  // the kernel had no more
     }
-    stats.bytes_received += n;
-    over_budget |= policy.spend_bytes(inbound_, n, now, credit);
-    decoder_.feed(std::span<const std::byte>(buffer.bytes.data(), n));
     std::error_code frame_ec;
-    while (auto f = decoder_.next(frame_ec)) {
+    while (frames < cfg.frames_per_turn) {
+      auto f = decoder_.next(frame_ec);
+      if (!f) break;
+      ++frames;
       ++stats.frames_received;
       over_budget |= policy.spend_frame(inbound_, now, std::holds_alternative<beat_frame>(*f), peer_interval_, credit);
       frame_started_ = time_point::max();  // this one is done
@@ -110,9 +121,14 @@ session::read_outcome session::read_frames(time_point now) {
       close_with({close_reason::protocol_error, frame_ec}, now);
       return read_outcome::stopped;
     }
+    if (decoder_.unread_input() > 0) {
+      // Its share of this turn is used: what is left waits, in the session's own memory,
+      // for its next turn, after the other sessions'.
+      decoder_.keep_unread_input();
+      return over_budget ? pause_reading(now) : read_outcome::more_waiting;
+    }
     note_frame_progress(now);
-    budget -= n;
-    if (n < wanted) return over_budget ? pause_reading(now) : read_outcome::drained;  // the kernel had no more
+    if (drained) return over_budget ? pause_reading(now) : read_outcome::drained;
   }
   if (over_budget) return pause_reading(now);
   return read_outcome::more_waiting;

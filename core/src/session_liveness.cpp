@@ -127,7 +127,7 @@ void session::convict(close_reason reason, time_point now) {
 // prove nothing. True also when what was read closed the session (it ended otherwise).
 bool session::heard_in_waiting_bytes(time_point now) {
   if (inbound_.paused) return true;  // held back by us for sending too much: alive
-  if (bytes_waiting(socket_.native_handle()) == 0) return false;
+  if (bytes_waiting(socket_.native_handle()) == 0 && decoder_.unread_input() == 0) return false;
   const auto heard_before = last_heard_;
   const auto frame_before = frame_started_;
   switch (read_available(now)) {

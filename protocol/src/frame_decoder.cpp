@@ -46,7 +46,16 @@ frame_decoder::frame_decoder(std::size_t max_frame_size) : max_frame_size_(max_f
 
 void frame_decoder::feed(std::span<const std::byte> chunk) noexcept {
   release_completed_frame();
+  std::vector<std::byte>().swap(kept_input_);  // a caller feeds only once it was all consumed
   input_ = chunk;
+}
+
+void frame_decoder::keep_unread_input() {
+  if (input_.empty() || (!kept_input_.empty() && input_.data() >= kept_input_.data() &&
+                         input_.data() < kept_input_.data() + kept_input_.size()))
+    return;  // nothing, or already our own
+  kept_input_.assign(input_.begin(), input_.end());
+  input_ = kept_input_;
 }
 
 std::size_t frame_decoder::buffered_bytes() const noexcept {
@@ -74,6 +83,7 @@ std::optional<frame> frame_decoder::fail(frame_error e, std::error_code& ec) {
   ec = error_;
   input_ = {};
   body_.release();  // a failed stream keeps no memory
+  std::vector<std::byte>().swap(kept_input_);
   prefix_filled_ = body_expected_ = 0;
   body_yielded_ = false;
   return std::nullopt;
@@ -83,6 +93,8 @@ std::optional<frame> frame_decoder::next(std::error_code& ec) {
   ec = error_;
   if (error_) return std::nullopt;
   release_completed_frame();
+  // Kept input all consumed: the views into it died with the previous call.
+  if (input_.empty() && !kept_input_.empty()) std::vector<std::byte>().swap(kept_input_);
 
   // Fast path: a whole frame inside the caller's chunk is decoded where it lies.
   if (prefix_filled_ == 0 && input_.size() >= frame_length_prefix_size) {

@@ -253,3 +253,30 @@ TEST_CASE("a close code is a std::error_code the game can compare and print") {
   CHECK(to_string(close_code::slow_frame) == "slow_frame");
   CHECK(to_string(static_cast<close_code>(200)) == "other");
 }
+
+TEST_CASE("a caller that stops asking mid-chunk may keep the rest and take its frames later, after the chunk is gone") {
+  std::vector<std::byte> stream;
+  for (const auto& f : one_of_each()) {
+    const auto bytes = encode(f);
+    stream.insert(stream.end(), bytes.begin(), bytes.end());
+  }
+  frame_decoder decoder;
+  auto chunk = std::make_unique<std::vector<std::byte>>(stream);  // the caller's buffer
+  decoder.feed(*chunk);
+  std::error_code ec;
+  std::vector<decoded> got;
+  got.push_back(own(*decoder.next(ec)));  // one frame this turn
+  CHECK(decoder.unread_input() == stream.size() - encode(one_of_each()[0]).size());
+  decoder.keep_unread_input();
+  std::fill(chunk->begin(), chunk->end(), std::byte{0xEE});  // the caller reuses its buffer
+  chunk.reset();
+  CHECK(decoder.heap_bytes() >= decoder.unread_input());  // held, and counted
+  while (auto f = decoder.next(ec)) got.push_back(own(*f));
+  REQUIRE_FALSE(ec);
+  const auto want = one_of_each();
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) check_same(got[i], want[i]);
+  CHECK(decoder.unread_input() == 0);
+  (void)decoder.next(ec);
+  CHECK(decoder.heap_bytes() == 0);  // given back once consumed
+}

@@ -60,6 +60,10 @@ CLI::App* add_flood(CLI::App& app, flood_options& o) {
       ->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   c->add_option("--echo-interval-ms", o.echo_interval_ms, "each normal session sends one echo probe this often")
       ->capture_default_str()->check(CLI::Range(1L, 60'000L));
+  c->add_option("--flooder-nice", o.flooder_nice,
+                 "niceness added to the flooding process: an attacker is another machine, whose CPU this 2-core "
+                 "one should not have to share with the server")
+      ->capture_default_str()->check(CLI::Range(0, 19));
   c->add_option("--flood", o.flood, "what the flooder writes as fast as it can: beats (heartbeats) or echo (tiny data frames)")
       ->capture_default_str()->check(CLI::IsMember({"beats", "echo"}));
   c->add_option("--flood-payload-bytes", o.payload_bytes, "payload of each data frame of --flood echo")
@@ -140,7 +144,8 @@ int run_flood(const flood_options& opts, const std::string& command) {
   std::size_t opened = 0;
   for (const auto& line : *ready) opened += std::stoul(line.substr(6));
   worker_options flooding{.role = "flooder", .port = server.port(), .sessions = 1, .heartbeat_ms = o.server.heartbeat_ms,
-                          .dead_after_ms = o.server.dead_after_ms, .flood = o.flood, .payload_bytes = o.payload_bytes};
+                          .dead_after_ms = o.server.dead_after_ms, .flood = o.flood, .payload_bytes = o.payload_bytes,
+                          .nice = o.flooder_nice};
   worker_fleet flooder(flooding, 1, 1);
   if (!flooder.wait_all("READY", 10s, on_line)) {
     if (!interrupted()) progress("error: the flooder did not open its session");

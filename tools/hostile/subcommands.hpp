@@ -41,6 +41,7 @@ struct flood_options {
   std::size_t payload_bytes = 1;
   long window_ms = 5'000;
   std::size_t per_process = 9'000;
+  int flooder_nice = 15;  // the attacker is another machine: its CPU is not the server's
 };
 CLI::App* add_flood(CLI::App& app, flood_options& options);
 std::string check_flood(const flood_options& options);

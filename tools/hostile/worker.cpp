@@ -4,6 +4,7 @@
 #include "worker_roles.hpp"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <sstream>
@@ -27,7 +28,8 @@ std::vector<std::string> worker_options::command_line() const {
           "--samples", samples,
           "--flood", flood,
           "--payload-bytes", std::to_string(payload_bytes),
-          "--receive-buffer", std::to_string(receive_buffer)};
+          "--receive-buffer", std::to_string(receive_buffer),
+          "--nice", std::to_string(nice)};
 }
 
 CLI::App* add_worker_command(CLI::App& app, worker_options& o) {
@@ -49,10 +51,12 @@ CLI::App* add_worker_command(CLI::App& app, worker_options& o) {
   w->add_option("--flood", o.flood)->check(CLI::IsMember({"beats", "echo"}));
   w->add_option("--payload-bytes", o.payload_bytes);
   w->add_option("--receive-buffer", o.receive_buffer);
+  w->add_option("--nice", o.nice)->check(CLI::Range(0, 19));
   return w;
 }
 
 int run_worker(const worker_options& o) {
+  if (o.nice != 0) ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + o.nice);
   raw_pool_settings settings;
   settings.server.sin_family = AF_INET;
   settings.server.sin_port = htons(o.port);

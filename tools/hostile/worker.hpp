@@ -44,6 +44,7 @@ struct worker_options {
   std::string flood = "beats";         ///< flooder: beats | echo
   std::size_t payload_bytes = 1;       ///< flooder (echo) and drencher: data frame payload
   int receive_buffer = 0;              ///< SO_RCVBUF before connecting; 0: default
+  int nice = 0;                        ///< niceness added to the worker process
 
   /// The command line that starts a worker with these options (argv[0] is this binary).
   [[nodiscard]] std::vector<std::string> command_line() const;

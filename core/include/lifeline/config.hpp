@@ -113,6 +113,9 @@ struct liveness_config {
   /// Fairness: bytes read from one session per readiness turn before the shard serves the
   /// others (a session with more waiting is read again after them). 1 KiB .. 64 KiB.
   std::size_t read_budget_per_turn = 16 * 1024;
+  /// Fairness, in work: frames handled for one session per turn (each may run the game's
+  /// handler and a reply); the rest wait, read but not yet handled, for its next turn.
+  std::size_t frames_per_turn = 16;
   /// Memory the sessions of one server (or connector) may hold in buffers of their own:
   /// frames still arriving, write queues, and game-thread messages not yet queued; split
   /// evenly between the worker threads. Past it, the sessions holding the most are closed

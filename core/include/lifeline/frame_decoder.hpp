@@ -53,11 +53,19 @@ class frame_decoder {
   /// frame_error::truncated_frame if it ended inside a frame, else success.
   [[nodiscard]] std::error_code finish() const noexcept;
 
+  /// Bytes fed that next() has not yet consumed: frames the caller has not asked for yet.
+  [[nodiscard]] std::size_t unread_input() const noexcept { return input_.size(); }
+
+  /// Copies what next() has not yet consumed of the fed chunk into the decoder's own
+  /// storage, so that the chunk may go: a caller that stops asking for frames for now
+  /// (fairness: a bounded number per turn) resumes later with next(), without feeding.
+  void keep_unread_input();
+
   /// Bytes held for an incomplete frame (0 for an idle session, and after an error).
   [[nodiscard]] std::size_t buffered_bytes() const noexcept;
   /// Memory the decoder holds for an incomplete frame: its heap block, or for a large
   /// frame the pages its bytes have reached so far (detail/frame_body.hpp).
-  [[nodiscard]] std::size_t heap_bytes() const noexcept { return body_.held_bytes(); }
+  [[nodiscard]] std::size_t heap_bytes() const noexcept { return body_.held_bytes() + kept_input_.capacity(); }
   [[nodiscard]] std::size_t max_frame_size() const noexcept { return max_frame_size_; }
 
  private:
@@ -71,6 +79,7 @@ class frame_decoder {
   std::size_t prefix_filled_ = 0;          // bytes of prefix_ received for the pending frame
   std::size_t body_expected_ = 0;          // length of the pending frame's body, once known
   detail::frame_body body_;                // pending frame's body bytes received so far
+  std::vector<std::byte> kept_input_;      // unconsumed input kept past its chunk (keep_unread_input)
   bool body_yielded_ = false;              // body_ holds a frame already handed out
   std::error_code error_;
 };
