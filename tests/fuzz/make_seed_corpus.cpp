@@ -25,6 +25,10 @@ namespace {
 
 using bytes = std::vector<std::byte>;
 
+// Body bytes of a data frame around its payload (WIRE_FORMAT.md: 24 + padding), so a
+// payload of default_max_frame_size - 24 makes a body of exactly the default limit.
+constexpr std::size_t data_frame_overhead = 24;
+
 // The fuzzer's control bytes (see frame_decoder_fuzzer.cpp).
 enum class max_size : std::uint16_t { default_size = 0, small = 1u << 14, medium = 2u << 14, ceiling = 3u << 14 };
 namespace chunk {
@@ -123,6 +127,26 @@ int main(int argc, char** argv) {
   add("data_exactly_max", seed(control(max_size::medium, body_size - 1, chunk::scaled_random, 2), {data, beat}));
   add("data_one_above_max", seed(control(max_size::medium, body_size - 2, chunk::whole, 0), {data}));
   add("zero_length", seed(control(dflt, 0, chunk::whole, 0), {beat, length_prefix(0), beat}));
+
+  // At the default limit itself (65,536 body bytes), so that the fuzzer starts from inputs
+  // as long as the largest frame a session accepts (its -max_len leaves room for them).
+  const auto max_data = encoded(data_frame{.payload = bytes(default_max_frame_size - data_frame_overhead, std::byte{0x5A})});
+  add("data_default_max_exactly", seed(control(dflt, 0, chunk::random, 0x21, 1, true), {beat, max_data, beat}));
+  add("data_default_max_head_then_rest", seed(control(dflt, 0, chunk::head_then_rest, 0x42), {max_data}));
+  bytes one_over = length_prefix(default_max_frame_size + 1);
+  append(one_over, std::span{max_data}.subspan(frame_length_prefix_size));
+  one_over.push_back(std::byte{0});
+  add("data_default_max_plus_one", seed(control(dflt, 0, chunk::whole, 0), {beat, one_over, beat}));
+  add("default_max_prefix_truncated_body",
+      seed(control(dflt, 0, chunk::fixed, 127), {beat, bytes(max_data.begin(), max_data.begin() + 4096)}));
+  {
+    frame_encoder ceiling(max_frame_size_ceiling);  // the default encoder refuses what it must not send
+    std::error_code ec;
+    const auto over = ceiling.encode(
+        data_frame{.payload = bytes(default_max_frame_size + 4 - data_frame_overhead, std::byte{0xA5})}, ec);
+    if (ec) throw std::system_error(ec);
+    add("data_above_default_under_ceiling", seed(control(max_size::ceiling, 0, chunk::random, 7), {bytes(over.begin(), over.end())}));
+  }
   add("garbage_body", seed(control(dflt, 0, chunk::fixed, 4), {length_prefix(16), bytes(16, std::byte{0xFF})}));
 
   // Verified FlatBuffers that are not frames we accept.
