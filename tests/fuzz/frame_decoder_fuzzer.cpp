@@ -17,7 +17,7 @@
 // has returned nullopt, so AddressSanitizer catches a decoder that keeps a view into a
 // chunk it was done with, or reads past the end of one.
 //
-// Properties checked (a violation prints a line and traps, so libFuzzer saves the input):
+// Properties checked (FUZZ_CHECK: a violation prints a line and traps, so libFuzzer saves the input):
 //   - chunking does not matter: the frames, the error and finish() are those of decoding
 //     the whole stream in one chunk;
 //   - framing model: while there is no error, the decoder has yielded exactly the frames
@@ -34,6 +34,8 @@
 #include <lifeline/frame_decoder.hpp>
 #include <lifeline/frame_encoder.hpp>
 
+#include "fuzz_check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -49,15 +51,6 @@
 using namespace lifeline;
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "frame_decoder_fuzzer: check failed at line %d: %s\n", __LINE__, \
-                   #cond);                                                                \
-      __builtin_trap();                                                                   \
-    }                                                                                     \
-  } while (false)
 
 constexpr std::size_t control_bytes = 4;
 
