@@ -254,6 +254,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::size_t fed = 0;
   std::size_t frames_seen = 0;
+  // The frames whose bytes have all been fed: only grows, so each chunk resumes the scan of
+  // boundaries where the last one stopped (restarting it made a byte-by-byte feed of a
+  // long input of small frames quadratic: 200 ms for 22 KB).
+  std::size_t frames_complete = 0;
   while (fed < stream.size() || chunks.count == 0) {
     const std::size_t n = chunks.next_chunk_size(stream.size() - fed);
     const std::size_t offset = (misalignment + (vary_misalignment ? chunks.count : 0)) & 3u;
@@ -283,7 +287,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!ec || decoder.finish() == ec);
     if (!ec) {
       // Everything fed was consumed: whole frames were yielded, the rest is buffered.
-      std::size_t k = 0;
+      std::size_t& k = frames_complete;
       while (k + 1 < boundaries.size() && boundaries[k + 1] <= fed) ++k;
       FUZZ_CHECK(frames_seen == k);
       const std::size_t pending = fed - boundaries[k];
