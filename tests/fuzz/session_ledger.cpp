@@ -150,10 +150,10 @@ void session_ledger::on_closed(session_id id, const close_info& why) {
     }
     latest_closed_ = id;
     const auto reason = static_cast<unsigned>(why.reason);
-    FUZZ_CHECK(reason >= 1 && reason <= static_cast<unsigned>(close_reason::slow_frame));
+    FUZZ_CHECK(reason >= 1 && reason <= static_cast<unsigned>(close_reason::admission_refused));
     // Reasons only a session that never opened can have; the game never hears of those.
     FUZZ_CHECK(why.reason != close_reason::server_full && why.reason != close_reason::handshake_timeout &&
-               why.reason != close_reason::connect_failed);
+               why.reason != close_reason::connect_failed && why.reason != close_reason::admission_refused);
     if (record.game_closed_it) FUZZ_CHECK(why.reason == *record.game_closed_it);
     if (why.reason == close_reason::closed_locally) FUZZ_CHECK(close_requested_.contains(id));
     if (why.reason == close_reason::handler_error) FUZZ_CHECK(record.game_closed_it == close_reason::handler_error);
