@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <future>
+#include <string>
 #include <stdexcept>
 
 namespace lifeline::detail {
@@ -32,8 +33,16 @@ engine::engine(session_role role, unsigned threads, std::size_t max_sessions, li
   std::size_t capacity = max_sessions;
   if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY && files.rlim_cur > 128)
     capacity = std::min<std::size_t>(capacity, static_cast<std::size_t>(files.rlim_cur) - 64);
-  handshakes_per_shard_ =
-      std::max<std::size_t>(1, static_cast<std::size_t>(admission.handshaking_share * static_cast<double>(capacity)) / threads);
+  // At least 64 a thread (within capacity): a small server still lets a burst of players in.
+  const auto share = static_cast<std::size_t>(admission.handshaking_share * static_cast<double>(capacity)) / threads;
+  handshakes_per_shard_ = std::max<std::size_t>({1, share, std::min<std::size_t>(64, capacity / threads)});
+  // The memory budget is split between the threads; each share must hold one session's
+  // frame and queue, or a single slow reader would be over it.
+  const auto one_session = liveness_.max_frame_size + liveness_.write_queue_limit;
+  if (liveness_.buffer_budget / threads < one_session)
+    throw std::invalid_argument("liveness.buffer_budget: split between " + std::to_string(threads) +
+                                " worker threads, each share must hold max_frame_size + write_queue_limit (" +
+                                std::to_string(one_session) + " bytes), got " + std::to_string(liveness_.buffer_budget));
   for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i, role, per_shard));
 }
 
@@ -145,7 +154,9 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
   // Bound what is on its way to one session, from game threads and in its write queue, as
   // the queue itself is bounded: a peer that stops reading must cost an error here, not
   // unbounded memory.
-  // Counted as the frame it becomes, so that the queue it lands in never passes its limit.
+  // Counted as the frame it becomes. Game threads alone keep a session's queue within its
+  // limit this way; a handler's sends on the session's own shard come on top (each is
+  // checked against the queue it finds), so together they may reach about twice it.
   const auto frame_bytes = message.size() + max_data_frame_overhead;
   if (s->would_pass_budget(frame_bytes)) return session_error::queue_full;  // buffer_budget
   auto& pending = s->bytes_pending(id.slot());

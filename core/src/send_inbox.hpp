@@ -5,8 +5,8 @@
 // and a game sending state to thousands of players 20 times a second posts tens of
 // thousands of them; worse, stop() could not get ahead of them (posts run in order: 716 MiB
 // of queued sends once kept stop() busy 41.8 s against its 1 s deadline). Here every
-// message is appended to one byte arena under a short lock, one drain is posted per batch,
-// and a stopping shard drops the whole batch at once.
+// message is appended to one byte arena under a short lock, one drain chain runs at a time
+// (a bounded number of messages a turn), and a stopping shard drops what waits at once.
 //
 //   if (inbox.push(id, bytes)) asio::post(io, [&] { drain(); });   // any thread
 //   inbox.take(batch);  for (auto& m : batch.items) deliver(m.id, batch.message(m));  // shard
@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <mutex>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace lifeline::detail {
@@ -43,16 +44,16 @@ class send_inbox {
     }
   };
 
-  /// Appends a copy of `message` for session `to`. True when the inbox was empty, so the
-  /// caller must post a drain to the shard (one drain per batch). Any thread.
+  /// Appends a copy of `message` for session `to`. True when no drain is under way, so
+  /// the caller must post one to the shard (one drain chain at a time). Any thread.
   bool push(session_id to, std::span<const std::byte> message) {
     std::lock_guard lock(mutex_);
-    const bool was_empty = waiting_.items.empty();
-    waiting_.items.push_back({to, waiting_.bytes.size(), message.size()});
-    waiting_.bytes.insert(waiting_.bytes.end(), message.begin(), message.end());
+    const auto offset = waiting_.bytes.size();
+    waiting_.bytes.insert(waiting_.bytes.end(), message.begin(), message.end());  // first: if it throws, no item points past it
+    waiting_.items.push_back({to, offset, message.size()});
     // What the memory budget counts is what is held: the arena's capacity, not its size.
     bytes_waiting_.store(waiting_.bytes.capacity() + waiting_.items.capacity() * sizeof(item), std::memory_order_relaxed);
-    return was_empty;
+    return !std::exchange(drain_posted_, true);
   }
 
   /// Memory the messages waiting for the shard hold now (for the memory budget). Any thread.
@@ -67,6 +68,15 @@ class send_inbox {
     bytes_waiting_.store(0, std::memory_order_relaxed);
   }
 
+  /// The drain is done with what it took: true if more has arrived meanwhile (drain on);
+  /// false, and the next push() posts a new drain, if nothing has. Owning shard's thread.
+  bool more_after_drain() {
+    std::lock_guard lock(mutex_);
+    if (!waiting_.items.empty()) return true;
+    drain_posted_ = false;
+    return false;
+  }
+
   /// Drops everything waiting and gives its memory back. Any thread.
   void clear() {
     batch dropped;
@@ -78,6 +88,7 @@ class send_inbox {
  private:
   std::mutex mutex_;
   batch waiting_;
+  bool drain_posted_ = false;  // a drain chain is under way (guarded by mutex_)
   std::atomic<std::size_t> bytes_waiting_{0};
 };
 

@@ -194,12 +194,6 @@ void session::on_welcome(const welcome_frame& welcome, time_point now) {
   enter_open(now);
 }
 
-asio::ip::address session::remote_address() const noexcept {
-  std::error_code ec;
-  const auto remote = socket_.remote_endpoint(ec);
-  return ec ? asio::ip::address{} : remote.address();
-}
-
 void session::enter_open(time_point now) {
   if (role_ == session_role::server) shard_.handshake_ended(*this, /*opened=*/true);
   state_ = session_state::open;
@@ -240,6 +234,7 @@ close_info session::reason_for_peer_close(close_code code) const noexcept {
   if (!opened_) {
     switch (code) {
       case close_code::server_full: return {close_reason::server_full, said};
+      case close_code::admission_refused: return {close_reason::admission_refused, said};
       case close_code::handshake_timeout: return {close_reason::handshake_timeout, said};
       case close_code::protocol_error: return {close_reason::protocol_error, said};
       case close_code::unsupported_version: return {close_reason::protocol_error, frame_error::unsupported_protocol_version};
@@ -375,6 +370,10 @@ void session::hurry_close(time_point deadline) {
   shard_.schedule(deadline_, deadline);
 }
 
+void session::end_now() {
+  if (state_ == session_state::closing) enter_closed();
+}
+
 void session::enter_closed() {
   if (state_ == session_state::closed) return;
   state_ = session_state::closed;
@@ -387,8 +386,9 @@ void session::enter_closed() {
   std::vector<std::byte>().swap(outbound_);
   outbound_sent_ = 0;
   // A frame still arriving is given back now, not when the session is reclaimed: closing
-  // the biggest holders is how the memory budget makes room.
-  decoder_ = frame_decoder(shard_.config().max_frame_size);
+  // the biggest holders is how the memory budget makes room. Not while its read loop is
+  // on the stack: a handler may still hold a view into it (read_available does it then).
+  if (!reading_) decoder_ = frame_decoder(shard_.config().max_frame_size);
   account_memory();
   if (pending_handlers_ == 0) shard_.reclaim_later(*this);
 }

@@ -80,6 +80,8 @@ class session {
   void close_with(close_info why, time_point now);
   /// A closing session must finish by `deadline` (stop() with a shorter flush deadline).
   void hurry_close(time_point deadline);
+  /// A closing session gives up flushing at once (the memory budget needs its queue).
+  void end_now();
 
   [[nodiscard]] session_id id() const noexcept { return id_; }
   [[nodiscard]] session_state state() const noexcept { return state_; }
@@ -92,8 +94,6 @@ class session {
   /// Bytes this session's buffers hold (a frame arriving, its write queue): its charge on
   /// the shard's memory budget.
   [[nodiscard]] std::size_t memory_held() const noexcept { return charged_; }
-  /// The peer's address (unspecified once the socket is gone).
-  [[nodiscard]] asio::ip::address remote_address() const noexcept;
   [[nodiscard]] bool was_opened() const noexcept { return opened_; }
   void* user_context = nullptr;
 

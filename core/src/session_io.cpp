@@ -64,6 +64,10 @@ session::read_outcome session::read_available(time_point now) {
   reading_ = true;
   const auto outcome = read_frames(now);
   reading_ = false;
+  // Closed while its frames were being handled: give back what the decoder held now that
+  // no frame's view into it is in use (enter_closed left it for this).
+  if (state_ >= session_state::closing && decoder_.heap_bytes() > 0)
+    decoder_ = frame_decoder(shard_.config().max_frame_size);
   account_memory();
   if (write_failed_with_ != 0 && state_ < session_state::closing) {
     // A write failed, and nothing read since explained why.
@@ -90,7 +94,7 @@ session::read_outcome session::read_frames(time_point now) {
       const auto wanted = std::min(budget, buffer.bytes.size());
       std::error_code ec;
       const std::size_t n = socket_.read_some(asio::buffer(buffer.bytes.data(), wanted), ec);
-      if (ec == asio::error::would_block) break;
+      if (ec == asio::error::would_block) return over_budget ? pause_reading(now) : read_outcome::drained;
       if (ec) {
         // After a failed write the kernel has reported the connection's error to the write
         // and shut it; the read then finds only an end of stream. The write's error says why.
@@ -129,6 +133,7 @@ session::read_outcome session::read_frames(time_point now) {
     }
     note_frame_progress(now);
     if (drained) return over_budget ? pause_reading(now) : read_outcome::drained;
+    if (frames == cfg.frames_per_turn) break;  // its share is used: no read it could not handle
   }
   if (over_budget) return pause_reading(now);
   return read_outcome::more_waiting;
@@ -193,8 +198,10 @@ void session::continue_reading_soon() {
 void session::account_memory() noexcept {
   const auto held = state_ >= session_state::closed ? 0 : decoder_.heap_bytes() + outbound_.capacity();
   if (held == charged_) return;
-  shard_.charge(static_cast<std::ptrdiff_t>(held) - static_cast<std::ptrdiff_t>(charged_));
+  // The account first: charge() may close this very session, which settles it again.
+  const auto delta = static_cast<std::ptrdiff_t>(held) - static_cast<std::ptrdiff_t>(charged_);
   charged_ = held;
+  shard_.charge(delta);
 }
 
 // Game threads see what is queued here, with what is on its way from them, as the

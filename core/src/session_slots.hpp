@@ -2,9 +2,10 @@
 //
 // A stale session id must never reach a later session. The id names a slot and the
 // slot's generation at the time (session_id.hpp); what makes a reissue practically
-// impossible is how slots come back: first-in-first-out, with `reserve` slots always kept
-// free, so a freed slot waits behind at least `reserve` others before it is used again,
-// and its 32-bit generation advances by one per use. (Last-in-first-out reuse, as before,
+// impossible is how slots come back: first-in-first-out, from `reserve` more slots than
+// sessions may live at once, so a freed slot waits behind about `reserve` others before it
+// is used again (fewer only by the sessions closed and not yet reclaimed, within a loop
+// turn), and its 32-bit generation advances by one per use. (Last-in-first-out reuse, as before,
 // handed one slot back for every close under churn: 459,834 generations in 300 s.)
 //
 //   session_slots slots(/*shard*/ 0, /*usable*/ 10'000);

@@ -113,20 +113,20 @@ void shard::on_accepted(std::error_code ec, asio::ip::tcp::socket socket) {
     });
     return;
   }
-  if (!admit(socket)) return accept();
+  asio::ip::address from;
+  if (!admit(socket, from)) return accept();
   make_room_for_a_handshake();
   const bool admitted = engine_.try_admit();
   const auto id = admitted ? slots_.acquire() : std::nullopt;
   if (!id) {
     // Full: tell the peer why, best effort, and hang up. The game never saw this session.
-    if (engine_.addresses().enabled()) {
-      std::error_code ignored;
-      engine_.addresses().ended(socket.remote_endpoint(ignored).address(), false);
-    }
+    if (engine_.addresses().enabled()) engine_.addresses().ended(from, false);
     refuse(socket, close_reason::server_full, close_code::server_full, "server full");
     if (admitted) engine_.release_admission();
   } else {
     auto& s = adopt(*id, std::move(socket), session_role::server, nullptr);
+    // Kept, not asked of the socket later: after a reset the kernel no longer knows it.
+    if (engine_.addresses().enabled()) admitted_from_[s.id().value] = from;
     handshakes_.push_back(s.id());
     ++handshaking_;
     s.start_server(now());
@@ -135,12 +135,12 @@ void shard::on_accepted(std::error_code ec, asio::ip::tcp::socket socket) {
 }
 
 // Per-address caps (admission_limits): a connection from an address over one is refused.
-bool shard::admit(asio::ip::tcp::socket& socket) {
+bool shard::admit(asio::ip::tcp::socket& socket, asio::ip::address& from) {
   auto& table = engine_.addresses();
   if (!table.enabled()) return true;
   std::error_code ec;
-  const auto from = socket.remote_endpoint(ec);
-  if (!ec && table.admit(from.address())) return true;
+  from = socket.remote_endpoint(ec).address();
+  if (!ec && table.admit(from)) return true;
   refuse(socket, close_reason::admission_refused, close_code::admission_refused, "too many connections from your address");
   return false;
 }
@@ -175,15 +175,21 @@ void shard::handshake_ended(session& s, bool opened) {
       const auto* h = find(id);
       return h == nullptr || h->state() != session_state::handshaking;
     });
-  auto& table = engine_.addresses();
-  if (!table.enabled()) return;
-  const auto from = s.remote_address();
-  if (opened) table.opened(from);
-  else table.ended(from, false);
+  const auto it = admitted_from_.find(s.id().value);
+  if (it == admitted_from_.end()) return;
+  if (opened) {
+    engine_.addresses().opened(it->second);
+  } else {
+    engine_.addresses().ended(it->second, false);
+    admitted_from_.erase(it);
+  }
 }
 
 void shard::open_session_ended(session& s) {
-  if (auto& table = engine_.addresses(); table.enabled()) table.ended(s.remote_address(), true);
+  const auto it = admitted_from_.find(s.id().value);
+  if (it == admitted_from_.end()) return;
+  engine_.addresses().ended(it->second, true);
+  admitted_from_.erase(it);
 }
 
 session& shard::adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context) {
@@ -263,7 +269,7 @@ void shard::deliver_waiting_sends() {
     if (auto* target = find(m.to))        // it may have closed meanwhile
       target->send_message(delivering_.message(m), t, session::admitted::by_send);
   }
-  if (delivered_ < delivering_.items.size() || inbox_.bytes_waiting() > 0)
+  if (delivered_ < delivering_.items.size() || inbox_.more_after_drain())
     asio::post(io_, [this] { deliver_waiting_sends(); });  // the rest after the others' turn
 }
 
@@ -273,31 +279,35 @@ void shard::charge(std::ptrdiff_t delta) noexcept {
   held_ = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(held_) + delta);
   held_published_.store(held_, std::memory_order_relaxed);
   stats_.buffer_bytes = held_;
-  if (delta < 0) {
-    released_since_trim_ += static_cast<std::size_t>(-delta);
-    // Much given back at once (an attack ended, queues drained): ask the allocator to
-    // return its free pages too, at most once a second.
-    if (released_since_trim_ > 64 * 1024 * 1024 && now() - last_trim_ > std::chrono::seconds{1}) {
-      released_since_trim_ = 0;
-      last_trim_ = now();
-      asio::post(io_, [this] { give_memory_back(); });
-    }
+  held_peak_since_trim_ = std::max(held_peak_since_trim_, held_);
+  // Much given back since the holdings peaked (an attack ended, queues drained): ask the
+  // allocator to return its free pages too, at most once a second. Not on churn: only a
+  // net fall of 64 MiB from the peak counts.
+  if (delta < 0 && held_ + 64 * 1024 * 1024 < held_peak_since_trim_ && now() - last_trim_ > std::chrono::seconds{1}) {
+    held_peak_since_trim_ = held_;
+    last_trim_ = now();
+    asio::post(io_, [this] { give_memory_back(); });
   }
   // At once, so the budget is passed by one read or one message at most. Sessions only
   // grow their charge between frames (after a read, after queueing a message), where
-  // closing them, the grower included, is as safe as a handler's close().
-  if (held_ > budget_ && !enforcing_) enforce_budget();
+  // closing them, the grower included, is as safe as a handler's close(). Only on growth:
+  // while the shard gives memory back, it is on its way down already.
+  if (delta > 0 && held_ > budget_ && !enforcing_) enforce_budget();
 }
 
-// Over budget: the sessions holding the most are closed first, until the rest hold under
-// 90 % of it (so the next few bytes do not start this again at once).
+// Over budget: first the sessions already closing give up the flush of their queues,
+// then the open sessions holding the most are closed, until the rest hold under 90 % of
+// the budget (so the next few bytes do not start this again at once).
 void shard::enforce_budget() {
   enforcing_ = true;  // the closes below give memory back through charge(): no nesting
-  std::vector<std::pair<std::size_t, session_id>> holders;
-  for (const auto& s : sessions_)
-    if (s && s->state() < session_state::closing && s->memory_held() > 0) holders.emplace_back(s->memory_held(), s->id());
-  std::sort(holders.begin(), holders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   const auto goal = budget_ / 10 * 9;
+  std::vector<std::pair<std::size_t, session_id>> holders;
+  for (const auto& s : sessions_) {
+    if (!s || s->memory_held() == 0 || s->state() >= session_state::closed) continue;
+    if (s->state() == session_state::closing) s->end_now();
+    else holders.emplace_back(s->memory_held(), s->id());
+  }
+  std::sort(holders.begin(), holders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   const auto t = now();
   for (const auto& [bytes, id] : holders) {
     if (held_ <= goal) break;

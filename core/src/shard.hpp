@@ -31,6 +31,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace lifeline::detail {
@@ -129,7 +130,7 @@ class shard {
  private:
   void accept();
   void on_accepted(std::error_code ec, asio::ip::tcp::socket socket);
-  bool admit(asio::ip::tcp::socket& socket);
+  bool admit(asio::ip::tcp::socket& socket, asio::ip::address& from);
   void refuse(asio::ip::tcp::socket& socket, close_reason why, close_code code, std::string_view detail);
   void make_room_for_a_handshake();
   session& adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context);
@@ -178,7 +179,7 @@ class shard {
   std::size_t held_ = 0;
   std::atomic<std::size_t> held_published_{0};  // held_, for game threads' send()
   bool enforcing_ = false;                       // enforce_budget() is running
-  std::size_t released_since_trim_ = 0;
+  std::size_t held_peak_since_trim_ = 0;
   time_point last_trim_{};
   send_inbox::batch delivering_;  // the batch being delivered; its buffers are reused
   std::size_t delivered_ = 0;     // how much of it
@@ -188,6 +189,8 @@ class shard {
   // skipped when met), and how many there are.
   std::deque<session_id> handshakes_;
   std::size_t handshaking_ = 0;
+  // With per-address caps on: each server session's source address, as admitted.
+  std::unordered_map<std::uint64_t, asio::ip::address> admitted_from_;
   session_stats stats_;
   bool shutting_down_ = false;
   std::chrono::milliseconds flush_timeout_{1000};

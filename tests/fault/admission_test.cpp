@@ -59,18 +59,18 @@ std::optional<close_code> refusal_of(raw_peer& peer) {
 }  // namespace
 
 TEST_CASE("a flood of connections that never say hello cannot keep a player out") {
-  // Capacity 200 sessions; handshaking sockets may hold a quarter of it (50). The flood
-  // opens 300, more than the whole capacity, and says nothing (their handshake timeout is
-  // far away); a player arriving after it still gets its welcome.
+  // Capacity 400 sessions; handshaking sockets may hold a quarter of it (100). The flood
+  // opens 500, more than the whole capacity, and says nothing (their handshake timeout is
+  // far away); a player arriving after it still gets its welcome, long before that timeout.
   auto config = fast_server(1);
-  config.max_sessions = 200;
+  config.max_sessions = 400;
   config.liveness.handshake_timeout = 30s;
   session_log log;
   server game(config, log.handlers());
   game.start();
   std::vector<std::unique_ptr<silent_socket>> flood;
-  for (int i = 0; i < 300; ++i) flood.push_back(std::make_unique<silent_socket>(game.port()));
-  const bool dropped = poll_until([&] { return game.stats().total.closes(close_reason::admission_refused) >= 250; }, 5s);
+  for (int i = 0; i < 500; ++i) flood.push_back(std::make_unique<silent_socket>(game.port()));
+  const bool dropped = poll_until([&] { return game.stats().total.closes(close_reason::admission_refused) >= 400; }, 10s);
   const auto seen = game.stats().total;
   MESSAGE("open " << seen.sessions_open << ", admission_refused " << seen.closes(close_reason::admission_refused)
                   << ", server_full " << seen.closes(close_reason::server_full));
@@ -80,17 +80,18 @@ TEST_CASE("a flood of connections that never say hello cannot keep a player out"
   const auto asked = clock::now();
   const auto welcome = player.handshake();
   CHECK(welcome.session_id != 0);
-  CHECK(clock::now() - asked < 1s);
+  CHECK(clock::now() - asked < 10s);  // not after the flood's handshakes time out (30 s)
   REQUIRE(log.wait_opened(1));
   const auto stats = game.stats().total;
-  MESSAGE(stats.closes(close_reason::admission_refused) << " silent sockets dropped, oldest first");
   CHECK(stats.closes(close_reason::server_full) == 0);
-  CHECK(stats.sessions_open <= 51);  // the player and at most the share of silent ones
+  CHECK(stats.sessions_open <= 101);  // the player and at most the share of silent ones
 }
 
 TEST_CASE("a per-address cap refuses the connection over it with admission_refused, and only from that address") {
   auto config = fast_server(1);
   config.admission.max_sessions_per_address = 3;
+  config.liveness.heartbeat_interval = 1s;  // the peers here say nothing after their hello
+  config.liveness.dead_after = 30s;
   session_log log;
   server game(config, log.handlers());
   game.start();
@@ -106,7 +107,12 @@ TEST_CASE("a per-address cap refuses the connection over it with admission_refus
   CHECK_FALSE(refusal_of(elsewhere).has_value());  // another address: welcomed
   CHECK(game.stats().total.closes(close_reason::admission_refused) == 1);
 
-  from_one.pop_back();  // one of the three leaves: room again
+  SUBCASE("one of the three quits: room again") { from_one.pop_back(); }
+  SUBCASE("one of the three resets (a mobile player dropping): room again too") {
+    const linger abort_on_close{1, 0};
+    REQUIRE(::setsockopt(from_one.back()->fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close) == 0);
+    from_one.pop_back();
+  }
   REQUIRE(log.wait_closed(1));
   raw_peer again("127.0.0.1", game.port());
   CHECK_FALSE(refusal_of(again).has_value());

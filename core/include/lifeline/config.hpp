@@ -42,7 +42,8 @@ struct keepalive_config {
 /// on its sender); `strikes` strikes within `strike_window` close it with rate_exceeded.
 /// Beats are counted apart: a peer beats every heartbeat_interval when quiet, so more than
 /// `beats_per_interval` a interval is abuse. The server tells its clients these limits in
-/// the welcome. A rate of 0 turns that limit off.
+/// the welcome. A rate of 0 turns that limit off. A connector applies its own to what its
+/// servers send (the same defaults: far above what a server sends one client).
 struct inbound_limits {
   std::size_t frames_per_second = 1000;
   std::size_t bytes_per_second = 4 * 1024 * 1024;
@@ -120,7 +121,9 @@ struct liveness_config {
   /// frames still arriving, write queues, and game-thread messages not yet queued; split
   /// evenly between the worker threads. Past it, the sessions holding the most are closed
   /// (memory_budget) until the holdings are back under 90 % of it, and game threads' send()
-  /// answers queue_full meanwhile. At least max_frame_size + write_queue_limit per thread.
+  /// answers queue_full meanwhile. Each thread's share must hold max_frame_size +
+  /// write_queue_limit (checked when the server or connector is made). Game threads'
+  /// messages waiting for their shard count at what their buffer holds (up to twice their size).
   std::size_t buffer_budget = std::size_t{256} * 1024 * 1024;
 };
 

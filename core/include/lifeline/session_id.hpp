@@ -5,9 +5,10 @@
 // its session closed is recognised as stale and never reaches the slot's next occupant.
 // Id 0 is never issued.
 //
-// How long an id stays unique. A shard reuses its slots first-in-first-out and always
-// keeps at least 1,024 of them free (session_slots::reserve), so a slot comes back into use
-// only after 1,024 other sessions of its shard have opened since it was freed; each reuse
+// How long an id stays unique. A shard reuses its slots first-in-first-out and has 1,024
+// more of them than sessions may live at once (session_slots::reserve), so a slot comes back
+// into use only after about 1,024 other sessions of its shard have opened since it was
+// freed (fewer only by those closed and not yet reclaimed, within a loop turn); each reuse
 // advances its 32-bit generation. The same id can therefore be issued again only after
 // 2^32 × 1,024 ≈ 4.4 × 10^12 sessions on one shard: 1.4 years at 100,000 new sessions a
 // second on every shard, 91,000 years at the 1,533 a second one slot saw in a 300 s churn run with
