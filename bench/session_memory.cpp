@@ -6,7 +6,12 @@
 // session. Kernel socket buffers are not in the RSS; what is counted is the session
 // object, its decoder, Asio's per-socket reactor state and the slab slot.
 //
-//   lifeline_session_memory --sessions 5000
+// With --lingering, resume is on (DESIGN.md §10) and the measured batch's connections are
+// then reset: the sessions linger without a socket, and what they still hold is reported
+// per lingering session (RSS with them lingering, less RSS before they were opened; the
+// allocator's and Asio's pools keep what the sockets gave back, so this is an upper bound).
+//
+//   lifeline_session_memory --sessions 5000 [--lingering]
 #include <lifeline/frame_encoder.hpp>
 #include <lifeline/server.hpp>
 
@@ -59,6 +64,8 @@ int main(int argc, char** argv) {
   CLI::App app{"User-space memory per idle lifeline session (RSS growth over N sessions)"};
   std::size_t sessions = 5000;
   app.add_option("--sessions,-n", sessions, "idle sessions to open")->check(CLI::Range(100, 9000));
+  bool lingering = false;
+  app.add_flag("--lingering", lingering, "then reset their connections and measure them lingering (resume on)");
   CLI11_PARSE(app, argc, argv);
 
   rlimit files{};
@@ -75,8 +82,12 @@ int main(int argc, char** argv) {
   config.worker_threads = 1;
   config.liveness.heartbeat_interval = std::chrono::seconds{1};
   config.liveness.dead_after = std::chrono::seconds{120};  // the idle peers never answer
-  std::atomic<std::size_t> opened{0};
-  lifeline::server server(config, {.on_opened = [&](lifeline::session_id) { ++opened; }, .on_message = {}, .on_closed = {}});
+  if (lingering) config.liveness.resume.grace = std::chrono::minutes{10};
+  std::atomic<std::size_t> opened{0}, lost{0};
+  lifeline::server server(config, {.on_opened = [&](lifeline::session_id) { ++opened; },
+                                   .on_message = {},
+                                   .on_closed = {},
+                                   .on_transport_lost = [&](lifeline::session_id, lifeline::close_info) { ++lost; }});
   server.start();
 
   lifeline::frame_encoder encoder;
@@ -107,6 +118,24 @@ int main(int argc, char** argv) {
   std::printf("sessions open: %zu (measured batch: %zu)\n", opened.load(), measured);
   std::printf("RSS growth: %ld KiB -> %.0f bytes per idle session\n", (after - before) / 1024,
               static_cast<double>(after - before) / static_cast<double>(measured));
+  if (lingering) {
+    // Reset the measured batch (no close frame: a transport death), and wait for them all
+    // to linger.
+    const auto lost_before = lost.load();
+    for (std::size_t i = before_count; i < fds.size(); ++i) {
+      const linger abortive{1, 0};
+      ::setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+      ::close(fds[i]);
+    }
+    fds.resize(before_count);
+    for (int waited = 0; lost.load() - lost_before < measured && waited < 100; ++waited)
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    std::this_thread::sleep_for(std::chrono::milliseconds{1500});
+    const long lingering_rss = resident_bytes();
+    std::printf("lingering: %zu of %zu; RSS over the state before they were opened: %ld KiB -> %.0f bytes per lingering session\n",
+                lost.load() - lost_before, measured, (lingering_rss - before) / 1024,
+                static_cast<double>(lingering_rss - before) / static_cast<double>(measured));
+  }
   server.stop();
   for (const int fd : fds) ::close(fd);
   return measured == sessions ? 0 : 1;

@@ -20,9 +20,10 @@ std::atomic<bool> interrupted{false};
 void on_signal(int) { interrupted = true; }
 
 // What a game does when a session ends, by reason.
-const char* game_action(lifeline::close_reason reason) {
+const char* game_action(const lifeline::close_info& why) {
   using lifeline::close_reason;
-  switch (reason) {
+  if (why.lingered) return "not back within the grace (or its resume refused): free the seat";
+  switch (why.reason) {
     case close_reason::peer_closed:
     case close_reason::closed_locally:
     case close_reason::shutdown:
@@ -69,6 +70,10 @@ int main(int argc, char** argv) {
   std::size_t buffer_budget_mib = config.liveness.buffer_budget >> 20;
   app.add_option("--buffer-budget-mib", buffer_budget_mib, "memory the sessions may hold in buffers (partial frames, queues)")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  long resume_grace_ms = 0;
+  app.add_option("--resume-grace-ms", resume_grace_ms,
+                 "keep a session whose connection died this long, for its client to resume (0: off)")
+      ->capture_default_str()->check(CLI::Range(0L, 86'400'000L));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
   config.liveness.buffer_budget = buffer_budget_mib << 20;
   config.liveness.heartbeat_interval = std::chrono::milliseconds{heartbeat_ms};
   config.liveness.dead_after = std::chrono::milliseconds{dead_after_ms};
+  config.liveness.resume.grace = std::chrono::milliseconds{resume_grace_ms};
 
   std::mutex log;  // handlers run on several shard threads
   std::unique_ptr<lifeline::server> server;
@@ -97,7 +103,7 @@ int main(int argc, char** argv) {
                           std::lock_guard lock(log);
                           std::printf("session %016llx closed: %s%s%s -> %s\n", static_cast<unsigned long long>(id.value),
                                       std::string(lifeline::to_string(why.reason)).c_str(), why.detail ? ", " : "",
-                                      why.detail ? why.detail.message().c_str() : "", game_action(why.reason));
+                                      why.detail ? why.detail.message().c_str() : "", game_action(why));
                         },
                     .on_suspected =
                         [&](lifeline::session_id id) {
@@ -109,6 +115,20 @@ int main(int argc, char** argv) {
                         [&](lifeline::session_id id) {
                           std::lock_guard lock(log);
                           std::printf("session %016llx recovered: heard again\n", static_cast<unsigned long long>(id.value));
+                        },
+                    .on_transport_lost =
+                        [&](lifeline::session_id id, lifeline::close_info cause) {
+                          std::lock_guard lock(log);
+                          std::printf("session %016llx transport lost: %s; kept %ld ms for the player to come back\n",
+                                      static_cast<unsigned long long>(id.value),
+                                      std::string(lifeline::to_string(cause.reason)).c_str(), resume_grace_ms);
+                        },
+                    .on_resumed =
+                        [&](lifeline::session_id id, lifeline::resumed_info info) {
+                          std::lock_guard lock(log);
+                          std::printf("session %016llx resumed%s%s, %u messages sent again\n",
+                                      static_cast<unsigned long long>(id.value), info.takeover ? " (took over an open connection)" : "",
+                                      info.state_lost ? ", messages lost: send a snapshot" : "", info.replayed);
                         },
                 });
     server->start();

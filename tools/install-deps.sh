@@ -9,6 +9,7 @@ packages=(
   # libraries (headers and CMake packages)
   libasio-dev libflatbuffers-dev flatbuffers-compiler libbenchmark-dev doctest-dev
   libcli11-dev nlohmann-json3-dev
+  libsodium-dev
   # fault injection for the integration tests and the detection benchmark
   nftables iproute2
   # plots of the detection benchmark

@@ -28,6 +28,7 @@ std::string_view to_string(close_reason reason) noexcept {
     case close_reason::rate_exceeded: return "rate_exceeded";
     case close_reason::memory_budget: return "memory_budget";
     case close_reason::admission_refused: return "admission_refused";
+    case close_reason::resume_rejected: return "resume_rejected";
   }
   return "unknown";
 }

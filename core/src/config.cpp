@@ -69,6 +69,27 @@ void validate(const liveness_config& c, const std::string& prefix) {
     reject(prefix + "frames_per_turn", "must be in [1, 65536], got " + std::to_string(c.frames_per_turn));
   if (c.read_budget_per_turn < 1024 || c.read_budget_per_turn > 64 * 1024)
     reject(prefix + "read_budget_per_turn", "must be in [1024, 65536], got " + std::to_string(c.read_budget_per_turn));
+  if (c.resume.grace < std::chrono::milliseconds::zero() || c.resume.grace > std::chrono::hours{24})
+    reject(prefix + "resume.grace", "must be in [0, 24 h], got " + ms(c.resume.grace));
+  if (c.resume.replay_bytes > std::size_t{1} << 30)
+    reject(prefix + "resume.replay_bytes", "must be at most 1 GiB, got " + std::to_string(c.resume.replay_bytes));
+  if (c.resume.token_lifetime < std::chrono::seconds{1} || c.resume.token_lifetime > std::chrono::days{365})
+    reject(prefix + "resume.token_lifetime", "must be in [1 s, 365 days], got " + std::to_string(c.resume.token_lifetime.count()) + " s");
+  if (c.resume.grace > std::chrono::milliseconds::zero() && c.resume.token_lifetime < c.resume.grace)
+    reject(prefix + "resume.token_lifetime", "must be at least resume.grace (" + ms(c.resume.grace) + ")");
+  if (c.resume.keys.size() > 2) reject(prefix + "resume.keys", "at most 2 keys (the signing one and the one before), got " + std::to_string(c.resume.keys.size()));
+  if (c.resume.keys.size() == 2 && c.resume.keys[0].id == c.resume.keys[1].id)
+    reject(prefix + "resume.keys", "the two keys need distinct ids, both are " + std::to_string(c.resume.keys[0].id));
+  for (const auto cause : c.resume.linger_on) {
+    switch (cause) {
+      case close_reason::heartbeat_timeout: case close_reason::keepalive_timeout: case close_reason::user_timeout:
+      case close_reason::peer_reset: case close_reason::unreachable: case close_reason::peer_dropped:
+      case close_reason::write_stalled: case close_reason::slow_frame: case close_reason::socket_error:
+        break;
+      default:
+        reject(prefix + "resume.linger_on", std::string("only a transport's death may linger, not ") + std::string(to_string(cause)));
+    }
+  }
   if (c.server_heartbeat_interval &&
       (*c.server_heartbeat_interval < c.wheel_tick || *c.server_heartbeat_interval > std::chrono::hours{1}))
     reject(prefix + "server_heartbeat_interval",
@@ -83,6 +104,12 @@ void check_max_sessions(std::size_t max_sessions) {
 }
 
 }  // namespace
+
+std::vector<close_reason> resume_config::transport_deaths() {
+  return {close_reason::heartbeat_timeout, close_reason::keepalive_timeout, close_reason::user_timeout,
+          close_reason::peer_reset,        close_reason::unreachable,       close_reason::peer_dropped,
+          close_reason::write_stalled};
+}
 
 void server_config::validate() const {
   std::error_code ec;

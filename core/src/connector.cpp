@@ -33,6 +33,9 @@ void connector::connect(const endpoint& where, void* context) {
 
 std::error_code connector::send(session_id id, std::span<const std::byte> message) { return engine_->send(id, message); }
 std::error_code connector::close(session_id id) { return engine_->close(id); }
+std::error_code connector::close(session_id id, std::uint16_t app_code, std::string_view app_reason) {
+  return engine_->close(id, app_code, app_reason);
+}
 server_stats connector::stats() const { return engine_->stats(); }
 std::error_code connector::set_user_context(session_id id, void* context) { return engine_->set_user_context(id, context); }
 void* connector::user_context(session_id id) const { return engine_->user_context(id); }

@@ -21,7 +21,8 @@ engine::engine(session_role role, unsigned threads, std::size_t max_sessions, li
       backstop_(derive_kernel_backstop(liveness)),
       reconnect_(reconnect),
       connect_timeout_(connect_timeout),
-      handlers_(std::move(handlers)) {
+      handlers_(std::move(handlers)),
+      resume_keys_(liveness_.resume.keys) {
   // Session ids hold 8 bits of shard index: at most 256 shards.
   if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
   // The kernel spreads connections over the shards evenly on average; twice the even
@@ -141,7 +142,7 @@ std::error_code engine::kernel_info(session_id id, tcp_kernel_info& info) const 
 
 std::error_code engine::send(session_id id, std::span<const std::byte> message) {
   if (!running_) return session_error::not_running;
-  if (message.size() + max_data_frame_overhead > liveness_.max_frame_size) return session_error::message_too_large;
+  if (message.size() > max_data_payload(liveness_.max_frame_size)) return session_error::message_too_large;
   auto* s = shard_of(id);
   if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
   if (s->runs_on_this_thread()) {
@@ -168,12 +169,17 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
   return {};
 }
 
-std::error_code engine::close(session_id id) {
+std::error_code engine::close(session_id id, std::uint16_t app_code, std::string_view app_reason) {
   if (!running_) return session_error::not_running;
   auto* s = shard_of(id);
   if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
-  const auto close_now = [s, id] {
-    if (auto* target = s->find(id)) target->close_with({close_reason::closed_locally, {}}, s->now());
+  // The reason travels in the close frame: bounded, so a frame always holds it.
+  std::string reason(app_reason.substr(0, max_app_reason_bytes));
+  const auto close_now = [s, id, app_code, reason = std::move(reason)] {
+    close_info why{close_reason::closed_locally, {}};
+    why.app_code = app_code;
+    why.app_reason = reason;
+    if (auto* target = s->find(id)) target->close_with(why, s->now());
   };
   if (s->runs_on_this_thread()) close_now();
   else asio::post(s->io(), close_now);

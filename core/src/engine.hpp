@@ -3,6 +3,7 @@
 #pragma once
 
 #include "address_table.hpp"
+#include "resume_token.hpp"
 #include "shard.hpp"
 
 #include <lifeline/config.hpp>
@@ -31,7 +32,7 @@ class engine {
 
   // Any thread.
   std::error_code send(session_id id, std::span<const std::byte> message);
-  std::error_code close(session_id id);
+  std::error_code close(session_id id, std::uint16_t app_code = 0, std::string_view app_reason = {});
   void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context);
   [[nodiscard]] server_stats stats() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
@@ -51,6 +52,9 @@ class engine {
   [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
   [[nodiscard]] const session_handlers& handlers() const noexcept { return handlers_; }
   [[nodiscard]] std::size_t shard_count() const noexcept { return shard_count_; }
+  [[nodiscard]] shard& shard_at(std::size_t index) noexcept { return *shards_[index]; }
+  /// Signs and checks resume tokens (any thread: the keys never change after start).
+  [[nodiscard]] const resume_token_keys& resume_keys() const noexcept { return resume_keys_; }
   [[nodiscard]] address_table& addresses() noexcept { return addresses_; }
   /// Handshaking sockets one shard may hold (admission_limits::handshaking_share).
   [[nodiscard]] std::size_t handshakes_per_shard() const noexcept { return handshakes_per_shard_; }
@@ -71,6 +75,7 @@ class engine {
   reconnect_config reconnect_;
   std::chrono::milliseconds connect_timeout_;
   session_handlers handlers_;
+  resume_token_keys resume_keys_;
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> open_sessions_{0};

@@ -18,6 +18,9 @@ void server::stop(std::chrono::milliseconds flush_deadline) { engine_->stop(flus
 std::uint16_t server::port() const noexcept { return engine_->port(); }
 std::error_code server::send(session_id id, std::span<const std::byte> message) { return engine_->send(id, message); }
 std::error_code server::close(session_id id) { return engine_->close(id); }
+std::error_code server::close(session_id id, std::uint16_t app_code, std::string_view app_reason) {
+  return engine_->close(id, app_code, app_reason);
+}
 server_stats server::stats() const { return engine_->stats(); }
 std::error_code server::set_user_context(session_id id, void* context) { return engine_->set_user_context(id, context); }
 void* server::user_context(session_id id) const { return engine_->user_context(id); }

@@ -5,13 +5,22 @@
 //   handshaking --(hello / welcome)--> open <--(heard: leave_suspect)--> suspect
 //        |                               |  --(silent suspect_after: enter_suspect)-->  |
 //        |                               +---------------(close_with)------------------+
-//        +--------------(close_with)---> closing --(flushed or deadline)--> closed
+//        |                               |  transport died, resume negotiated:            |
+//        |                               +--(enter_lingering)--> lingering --(resumed)--> open
+//        |                                                          | (grace over, refused, closed)
+//        +--------------(close_with)---> closing <------------------+
+//                                        --(flushed or deadline)--> closed
 //                                        --(no handler pending)--> reclaimed by the shard
 //
 // `closing` keeps the socket only to flush a close frame (and what the game queued) to a
 // peer that is still there, half-close, and read until the peer closes too; a peer known
 // dead goes straight to closed. A close that could not flush in time is abortive (RST).
-// Room is left for `lingering` (session resume) between suspect and closing.
+// `lingering` (session_resume.cpp, DESIGN.md §10) holds no socket: the session keeps its
+// id, context, sequence numbers and the data frames its peer has not acknowledged, for
+// resume.grace. A server session resumes when a new connection presents its token (the
+// shard checks it and hands the connection over); a connector's session dials again
+// itself, passing through connecting and handshaking, and lingers again if that fails.
+// Each transport has a generation: completions of the old socket's waits are ignored.
 //
 // Liveness costs one timer-wheel entry per session. Complete inbound frames only store
 // last_heard_; the entry fires at the earliest of: next heartbeat to send (last_sent_ +
@@ -21,12 +30,14 @@
 // on_deadline() acts on whatever is due and re-arms for the next. A conviction rests on
 // evidence (session_liveness.cpp): bytes waiting unread in the socket are read first.
 //
-// The code is split by concept: session.cpp (lifecycle, handshake, frames, closing),
-// session_io.cpp (reading and writing), session_liveness.cpp (deadlines, suspicion,
-// convictions). All members are touched only on the owning shard's thread.
+// The code is split by concept: session.cpp (lifecycle, handshake, frames),
+// session_close.cpp (why it ended, what the peer is told), session_io.cpp (reading and
+// writing), session_liveness.cpp (deadlines, suspicion, convictions), session_resume.cpp
+// (lingering, resume, replay). All members are touched only on the owning shard's thread.
 #pragma once
 
 #include "inbound_budget.hpp"
+#include "replay_buffer.hpp"
 
 #include <lifeline/close_reason.hpp>
 #include <lifeline/config.hpp>
@@ -49,7 +60,7 @@ namespace lifeline::detail {
 
 class shard;
 
-enum class session_state : std::uint8_t { connecting, handshaking, open, suspect, closing, closed };
+enum class session_state : std::uint8_t { connecting, handshaking, open, suspect, lingering, closing, closed };
 [[nodiscard]] std::string_view to_string(session_state s) noexcept;
 
 enum class session_role : std::uint8_t { server, client };
@@ -83,10 +94,36 @@ class session {
   /// A closing session gives up flushing at once (the memory budget needs its queue).
   void end_now();
 
+  // session_resume.cpp (server side)
+  /// A connection that asked to resume this session, its token checked by the shard: the
+  /// session moves to it (closing an old one still open, as superseded), replays what the
+  /// peer lacks, and is open again. An error (resume_error) changes nothing.
+  struct resume_request {
+    std::uint32_t epoch = 0;      // from the token
+    std::uint32_t received = 0;   // the peer's count of our data frames
+    std::uint32_t replay_from = 0;  // the oldest of its own it can send again
+  };
+  std::error_code resume_with(asio::ip::tcp::socket& socket, const resume_request& request, time_point now);
+  /// This connection's hello asked to resume another session: its socket goes to that
+  /// session (returned, released from this one), and this one ends without a word.
+  [[nodiscard]] asio::ip::tcp::socket::native_handle_type hand_over_connection();
+  /// Refuses a resume asked on this connection (never opened): a close frame naming why.
+  void refuse_resume(std::error_code why, time_point now);
+  /// Bytes read from the socket past the frame being handled (a resume hello must be the
+  /// last thing a client sends before the welcome).
+  [[nodiscard]] bool is_ipv6() const noexcept {
+    std::error_code ec;
+    const auto local = socket_.local_endpoint(ec);
+    return !ec && local.address().is_v6();
+  }
+  [[nodiscard]] bool read_past_this_frame() const noexcept { return decoder_.unread_input() > 0 || decoder_.buffered_bytes() > 0; }
+
   [[nodiscard]] session_id id() const noexcept { return id_; }
   [[nodiscard]] session_state state() const noexcept { return state_; }
   /// Open for the game's messages: open, or suspect (open, with a peer silent a while).
   [[nodiscard]] bool is_open() const noexcept { return state_ == session_state::open || state_ == session_state::suspect; }
+  /// Waiting for its peer to come back (its transport died; resume.grace).
+  [[nodiscard]] bool is_lingering() const noexcept { return resume_ && resume_->lost; }
   [[nodiscard]] bool is_reclaimable() const noexcept { return state_ == session_state::closed && pending_handlers_ == 0; }
   [[nodiscard]] std::chrono::microseconds round_trip_time() const noexcept { return rtt_; }
   [[nodiscard]] int native_handle() noexcept { return socket_.native_handle(); }
@@ -106,6 +143,24 @@ class session {
   };
   std::unique_ptr<client_side> client;
 
+  /// Resume state, only on sessions that negotiated it (DESIGN.md §10).
+  struct resume_side {
+    explicit resume_side(std::size_t replay_limit) : replay(replay_limit) {}
+    std::uint32_t epoch = 0;          // server: resumes so far; the token carries it
+    std::uint32_t sent = 0;           // data frames sent in the session (the last one's number)
+    std::uint32_t received = 0;       // data frames received
+    std::uint32_t ack_sent = 0;       // the last count we acknowledged
+    replay_buffer replay;             // our data frames the peer has not acknowledged
+    std::chrono::milliseconds grace{0};
+    std::optional<close_info> lost;   // lingering: why the transport died
+    time_point until{};               // lingering: when the grace runs out
+    // Connector only.
+    std::vector<std::byte> token;     // the server's latest token
+    std::uint64_t server_session = 0; // the session's id on the server
+    bool attempting = false;          // dialling again (connecting or handshaking)
+    unsigned attempts = 0;            // failed attempts this outage
+  };
+
  private:
   // What to say to the peer on closing.
   enum class farewell : std::uint8_t {
@@ -115,12 +170,14 @@ class session {
     graceful,   // ours to end: a close frame after what is queued, flushed, then FIN
   };
 
-  // session.cpp: lifecycle, handshake, frames, closing
+  // session.cpp: lifecycle, handshake, frames; session_close.cpp: closing
   void on_connected(std::error_code ec, time_point now);
   bool handle_frame(const frame& f, time_point now);  // false: stop reading (closed)
   void on_hello(const hello_frame& hello, time_point now);
   void on_welcome(const welcome_frame& welcome, time_point now);
   void on_beat(const beat_frame& beat, time_point now);
+  void note_peer_clock(const frame_timing& stamps, time_point now);
+  [[nodiscard]] std::optional<frame_timing> timing_due(std::size_t payload, time_point now);
   void enter_open(time_point now);
   [[nodiscard]] static farewell farewell_for(close_reason reason, bool was_live) noexcept;
   void close_as(close_info why, farewell how, time_point now);
@@ -166,6 +223,23 @@ class session {
   void leave_suspect();
   [[nodiscard]] bool heartbeats_on() const noexcept;
 
+  // session_resume.cpp
+  [[nodiscard]] bool may_linger(const close_info& why) const noexcept;
+  void enter_lingering(close_info why, time_point now);
+  void expire_lingering(time_point now, std::error_code refused = {});
+  void offer_resume(welcome_frame& welcome, const hello_frame& hello, time_point now);
+  void accept_resume_offer(const welcome_frame& welcome);
+  void on_resumed_welcome(const welcome_frame& welcome, time_point now);
+  void shed_transport();
+  void start_transport(time_point now);
+  void dial_again(time_point now);
+  void note_ack(std::uint32_t ack) noexcept;
+  [[nodiscard]] std::uint32_t ack_to_send() noexcept;
+  void replay_after(std::uint32_t peer_received, time_point now, std::uint32_t& replayed);
+  void queue_bytes(std::span<const std::byte> bytes, time_point now);
+  void resume_refused_by_peer(const close_frame& refusal, time_point now);
+  [[nodiscard]] welcome_frame welcome_settings() const;
+
   shard& shard_;
   session_id id_;
   session_role role_;
@@ -177,7 +251,9 @@ class session {
   bool read_posted_ = false;        // a continue_reading_soon() read is queued
   bool sent_since_heard_ = false;   // anything sent since the peer was last heard from
   bool conviction_deferred_ = false;  // a stall of ours pushed this silence's conviction later (counted once)
+  bool peer_times_data_ = false;    // the peer speaks version 2: data frames may carry clock stamps
   int pending_handlers_ = 0;        // Asio handlers that still hold `this`
+  std::uint32_t transport_ = 0;     // generation of socket_: waits of an older one are ignored
   int write_failed_with_ = 0;       // errno of a failed write, until a read hears the peer's last words
   asio::ip::tcp::socket socket_;
   frame_decoder decoder_;
@@ -185,6 +261,7 @@ class session {
 
   time_point last_heard_;           // the last complete frame (only complete frames prove life)
   time_point last_sent_;
+  time_point last_timed_;           // our last beat, or data frame with clock stamps
   time_point frame_started_ = time_point::max();  // first byte of the frame still arriving; max(): none
   time_point released_at_ = time_point::max();    // a paced conviction's reserved time; max(): none
   time_point stage_deadline_;       // handshake (connecting, handshaking) or flush (closing)
@@ -203,6 +280,7 @@ class session {
   std::size_t outbound_sent_ = 0;
   std::size_t charged_ = 0;          // what the shard's memory budget has on this session's account
   close_info why_closed_{close_reason::closed_locally, {}};
+  std::unique_ptr<resume_side> resume_;
 };
 
 }  // namespace lifeline::detail

@@ -36,10 +36,12 @@ void session::wait_readable() {
   ++pending_handlers_;
   // Wait for readability rather than reading into a buffer of our own: an idle session
   // holds no read buffer; the bytes land in the shard's one buffer when they arrive.
-  socket_.async_wait(asio::ip::tcp::socket::wait_read, [this](std::error_code ec) {
+  socket_.async_wait(asio::ip::tcp::socket::wait_read, [this, generation = transport_](std::error_code ec) {
     --pending_handlers_;
-    read_waiting_ = false;
-    on_readable(ec);
+    if (generation == transport_) {  // not a wait of a socket since replaced (resume)
+      read_waiting_ = false;
+      on_readable(ec);
+    }
     handler_done();
   });
 }
@@ -66,7 +68,7 @@ session::read_outcome session::read_available(time_point now) {
   reading_ = false;
   // Closed while its frames were being handled: give back what the decoder held now that
   // no frame's view into it is in use (enter_closed left it for this).
-  if (state_ >= session_state::closing && decoder_.heap_bytes() > 0)
+  if (state_ >= session_state::lingering && decoder_.heap_bytes() > 0)
     decoder_ = frame_decoder(shard_.config().max_frame_size);
   account_memory();
   if (write_failed_with_ != 0 && state_ < session_state::closing) {
@@ -184,10 +186,12 @@ void session::continue_reading_soon() {
   if (read_posted_) return;  // one chain at a time, or the fairness cap means nothing
   read_posted_ = true;
   ++pending_handlers_;
-  asio::post(shard_.io(), [this] {
+  asio::post(shard_.io(), [this, generation = transport_] {
     --pending_handlers_;
-    read_posted_ = false;
-    on_readable({});
+    if (generation == transport_) {
+      read_posted_ = false;
+      on_readable({});
+    }
     handler_done();
   });
 }
@@ -196,7 +200,9 @@ void session::continue_reading_soon() {
 
 // What this session's buffers hold, on the shard's memory budget (buffer_budget).
 void session::account_memory() noexcept {
-  const auto held = state_ >= session_state::closed ? 0 : decoder_.heap_bytes() + outbound_.capacity();
+  const auto held = state_ >= session_state::closed
+                        ? 0
+                        : decoder_.heap_bytes() + outbound_.capacity() + (resume_ ? resume_->replay.bytes_held() : 0);
   if (held == charged_) return;
   // The account first: charge() may close this very session, which settles it again.
   const auto delta = static_cast<std::ptrdiff_t>(held) - static_cast<std::ptrdiff_t>(charged_);
@@ -216,13 +222,29 @@ void session::send_beat(time_point now, bool urgent) {
   const auto held = peer_sent_at_ == wire_timestamp{}
                         ? std::chrono::microseconds{0}
                         : std::chrono::duration_cast<std::chrono::microseconds>(now - peer_beat_received_);
-  send_frame(beat_frame{.sent_at = to_wire_timestamp(now), .echo_of_peer = peer_sent_at_, .held_for = held, .urgent = urgent},
+  last_timed_ = now;
+  send_frame(beat_frame{.sent_at = to_wire_timestamp(now),
+                        .echo_of_peer = peer_sent_at_,
+                        .held_for = held,
+                        .urgent = urgent,
+                        .ack = ack_to_send()},
              now);
   ++shard_.counters().heartbeats_sent;
 }
 
 void session::send_frame(const frame& f, time_point now, bool within_limit_checked) {
   std::error_code ec;
+  const auto* timed = std::get_if<data_frame>(&f);
+  if (timed && timed->timing && resume_) {
+    // What is kept for replay carries no clock stamps: sent again after an outage, they
+    // would make a round-trip sample of the outage. Encoded first, as the encoder's
+    // buffer holds one frame at a time.
+    auto untimed = *timed;
+    untimed.timing.reset();
+    const auto kept = shard_.encoder().encode(untimed, ec);
+    if (ec) return;
+    resume_->replay.keep(++resume_->sent, kept);
+  }
   const auto bytes = shard_.encoder().encode(f, ec);
   if (ec) return;  // only a message above max_frame_size; the engine refuses those first
   // The limit is the game's: its messages fill the queue. Game threads are held back at it
@@ -230,9 +252,20 @@ void session::send_frame(const frame& f, time_point now, bool within_limit_check
   // session. Our own few small frames (a beat an interval at most) may go past it;
   // write_stall_timeout ends a queue that stays stuck.
   const auto& cfg = shard_.config();
-  if (!within_limit_checked && std::holds_alternative<data_frame>(f) &&
-      outbound_.size() - outbound_sent_ + bytes.size() > cfg.write_queue_limit)
+  const bool data = std::holds_alternative<data_frame>(f);
+  if (data && resume_) {
+    // Kept until the peer acknowledges it; while the transport is gone, only kept (the
+    // resume replays it).
+    if (!timed->timing) resume_->replay.keep(++resume_->sent, bytes);
+    if (resume_->lost) return account_memory();
+  }
+  if (!within_limit_checked && data && outbound_.size() - outbound_sent_ + bytes.size() > cfg.write_queue_limit)
     return close_with({close_reason::write_stalled, std::make_error_code(std::errc::no_buffer_space)}, now);
+  queue_bytes(bytes, now);
+}
+
+// Appends encoded frames to the write queue and writes what the socket takes.
+void session::queue_bytes(std::span<const std::byte> bytes, time_point now) {
   if (outbound_sent_ == outbound_.size()) {
     outbound_.clear();
     outbound_sent_ = 0;
@@ -315,8 +348,9 @@ void session::wait_writable() {
   if (write_waiting_) return;
   write_waiting_ = true;
   ++pending_handlers_;
-  socket_.async_wait(asio::ip::tcp::socket::wait_write, [this](std::error_code ec) {
+  socket_.async_wait(asio::ip::tcp::socket::wait_write, [this, generation = transport_](std::error_code ec) {
     --pending_handlers_;
+    if (generation != transport_) return handler_done();  // a socket since replaced (resume)
     write_waiting_ = false;
     if (state_ < session_state::closed && ec != asio::error::operation_aborted) {
       if (ec) {

@@ -78,6 +78,10 @@ void session::on_deadline(time_point now) {
       if (heartbeats_on() && now >= last_sent_ + heartbeat_interval_) send_beat(now);
       break;
     }
+    case session_state::lingering:
+      if (now >= resume_->until) return expire_lingering(now);  // the grace is over
+      if (role_ == session_role::client && now >= stage_deadline_) return dial_again(now);
+      break;
     case session_state::closing:
       if (now >= stage_deadline_) return enter_closed();  // could not flush in time
       break;
@@ -92,6 +96,7 @@ void session::rearm(time_point now) {
   switch (state_) {
     case session_state::connecting:
     case session_state::handshaking:
+    case session_state::lingering:
     case session_state::closing:
       next = stage_deadline_;
       break;

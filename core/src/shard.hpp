@@ -9,6 +9,7 @@
 #pragma once
 
 #include "own_stalls.hpp"
+#include "resume_token.hpp"
 #include "session.hpp"
 #include "send_inbox.hpp"
 #include "session_slots.hpp"
@@ -24,6 +25,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <array>
 #include <atomic>
 #include <cassert>
 #include <chrono>
@@ -121,6 +123,14 @@ class shard {
   void notify_closed(session& s);
   void notify_suspected(session& s);
   void notify_recovered(session& s);
+  void notify_transport_lost(session& s, const close_info& cause);
+  void notify_resumed(session& s, const resumed_info& info);
+  /// Session `s`, a new connection, said hello with a resume token: checks the token and
+  /// hands the connection to the session it names, on whichever shard owns it (or refuses).
+  void resume_requested(session& s, const hello_frame& hello, time_point now);
+  /// A new token for session `id` at `epoch`, valid until the next call.
+  [[nodiscard]] std::span<const std::byte> issue_token(session_id id, std::uint32_t epoch);
+  [[nodiscard]] const reconnect_config& reconnect_policy() const noexcept;
   /// The session has closed: it no longer counts against max_sessions (its slot is freed
   /// when it is reclaimed).
   void retire(session& s);
@@ -147,6 +157,15 @@ class shard {
   bool call_game(session& s, F&& f);
 
   struct reconnect_ticket;
+  // A connection on its way to the session it resumes (maybe on another shard).
+  struct resume_handoff {
+    int fd = -1;
+    asio::ip::tcp protocol = asio::ip::tcp::v4();
+    session_id target;
+    session::resume_request request;
+    std::optional<asio::ip::address> from;  // as admitted, when per-address caps are on
+  };
+  void take_resume(resume_handoff handoff);
 
   engine& engine_;
   unsigned index_;
@@ -192,6 +211,7 @@ class shard {
   // With per-address caps on: each server session's source address, as admitted.
   std::unordered_map<std::uint64_t, asio::ip::address> admitted_from_;
   session_stats stats_;
+  resume_token_keys::token token_{};  // the last token issue_token() made
   bool shutting_down_ = false;
   std::chrono::milliseconds flush_timeout_{1000};
 };

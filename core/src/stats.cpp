@@ -44,6 +44,13 @@ session_stats& session_stats::operator+=(const session_stats& o) noexcept {
   bytes_received += o.bytes_received;
   for (std::size_t i = 0; i < closes_by_reason.size(); ++i) closes_by_reason[i] += o.closes_by_reason[i];
   sessions_suspect += o.sessions_suspect;
+  sessions_lingering += o.sessions_lingering;
+  transports_lost += o.transports_lost;
+  resumed += o.resumed;
+  resumed_state_lost += o.resumed_state_lost;
+  takeovers += o.takeovers;
+  resumes_refused += o.resumes_refused;
+  replayed_frames += o.replayed_frames;
   suspected += o.suspected;
   recovered += o.recovered;
   convictions_averted += o.convictions_averted;

@@ -18,6 +18,9 @@ std::string_view to_string(close_code code) noexcept {
     case close_code::rate_exceeded: return "rate_exceeded";
     case close_code::memory_budget: return "memory_budget";
     case close_code::admission_refused: return "admission_refused";
+    case close_code::superseded: return "superseded";
+    case close_code::resume_rejected: return "resume_rejected";
+    case close_code::application: return "application";
     case close_code::other: return "other";
   }
   return "other";
@@ -42,6 +45,9 @@ class close_code_category_impl final : public std::error_category {
       case close_code::rate_exceeded: return "we sent more than the peer's inbound limits allow";
       case close_code::memory_budget: return "the peer ran out of buffer memory and we held the most";
       case close_code::admission_refused: return "the server refused the connection (too many from our address)";
+      case close_code::superseded: return "the session resumed on another connection";
+      case close_code::resume_rejected: return "the server refused to resume the session";
+      case close_code::application: return "the peer's game ended the session";
       case close_code::other: return "a close code this build does not know";
     }
     return "a close code this build does not know";

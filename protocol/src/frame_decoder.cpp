@@ -35,6 +35,14 @@ close_code to_close_code(wire::CloseCode code) noexcept {
 
 std::chrono::milliseconds from_wire_ms(std::uint32_t ms) noexcept { return std::chrono::milliseconds{ms}; }
 
+bool is_spoken(std::uint16_t version) noexcept {
+  return version >= oldest_protocol_version && version <= protocol_version;
+}
+
+std::span<const std::byte> bytes_of(const flatbuffers::Vector<std::uint8_t>* v) noexcept {
+  return v ? std::as_bytes(std::span{v->data(), v->size()}) : std::span<const std::byte>{};
+}
+
 }  // namespace
 
 frame_decoder::frame_decoder(std::size_t max_frame_size) : max_frame_size_(max_frame_size) {
@@ -159,24 +167,31 @@ std::optional<frame> frame_decoder::decode_body(std::span<const std::byte> body,
     return beat_frame{.sent_at = {beat->sent_at_us()},
                       .echo_of_peer = {beat->echo_sent_at_us()},
                       .held_for = std::chrono::microseconds{beat->held_for_us()},
-                      .urgent = root->urgent()};
+                      .urgent = root->urgent(),
+                      .ack = root->ack()};
   }
-  if (data) return data_frame{.payload = std::as_bytes(std::span{data->data(), data->size()})};
+  if (data) {
+    data_frame d{.payload = std::as_bytes(std::span{data->data(), data->size()}), .ack = root->ack()};
+    if (const auto* t = root->timing())
+      d.timing = frame_timing{{t->sent_at_us()}, {t->echo_sent_at_us()}, std::chrono::microseconds{t->held_for_us()}};
+    return d;
+  }
 
   if (root->control() == nullptr) return fail(frame_error::malformed_frame, ec);
   switch (control_type) {
     case wire::Control::Hello: {
       const auto* hello = root->control_as_Hello();
-      if (hello->protocol_version() != protocol_version)
-        return fail(frame_error::unsupported_protocol_version, ec);
+      if (!is_spoken(hello->protocol_version())) return fail(frame_error::unsupported_protocol_version, ec);
       return hello_frame{.version = hello->protocol_version(),
                          .heartbeat_interval = from_wire_ms(hello->heartbeat_interval_ms()),
-                         .dead_after = from_wire_ms(hello->dead_after_ms())};
+                         .dead_after = from_wire_ms(hello->dead_after_ms()),
+                         .resume_token = bytes_of(hello->resume_token()),
+                         .received = hello->received(),
+                         .replay_from = hello->replay_from()};
     }
     case wire::Control::Welcome: {
       const auto* welcome = root->control_as_Welcome();
-      if (welcome->protocol_version() != protocol_version)
-        return fail(frame_error::unsupported_protocol_version, ec);
+      if (!is_spoken(welcome->protocol_version())) return fail(frame_error::unsupported_protocol_version, ec);
       const auto* id = welcome->session_id();
       return welcome_frame{
           .version = welcome->protocol_version(),
@@ -188,14 +203,21 @@ std::optional<frame> frame_decoder::decode_body(std::span<const std::byte> body,
           .limits = {.frames_per_second = welcome->max_frames_per_second(),
                      .bytes_per_second = welcome->max_bytes_per_second(),
                      .burst = from_wire_ms(welcome->burst_ms()),
-                     .beats_per_interval = welcome->max_beats_per_interval()}};
+                     .beats_per_interval = welcome->max_beats_per_interval()},
+          .resume_grace = from_wire_ms(welcome->resume_grace_ms()),
+          .resume_token = bytes_of(welcome->resume_token()),
+          .resumed = welcome->resumed(),
+          .received = welcome->received(),
+          .replay_from = welcome->replay_from(),
+          .state_lost = welcome->state_lost()};
     }
     case wire::Control::Close: {
       const auto* close = root->control_as_Close();
       const auto* detail = close->detail();
       return close_frame{.code = to_close_code(close->code()),
                          .detail = detail ? std::string_view{detail->c_str(), detail->size()}
-                                          : std::string_view{}};
+                                          : std::string_view{},
+                         .app_code = close->app_code()};
     }
     default:
       return fail(frame_error::unknown_frame_type, ec);

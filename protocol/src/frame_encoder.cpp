@@ -14,6 +14,13 @@ std::uint32_t to_wire_ms(std::chrono::milliseconds d) {
   return static_cast<std::uint32_t>(d.count());
 }
 
+// A byte vector, or nothing at all when empty (an absent field costs no bytes).
+flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> bytes_or_absent(flatbuffers::FlatBufferBuilder& fbb,
+                                                                       std::span<const std::byte> bytes) {
+  if (bytes.empty()) return {};
+  return fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+}
+
 }  // namespace
 
 struct frame_encoder::state {
@@ -51,18 +58,26 @@ std::span<const std::byte> frame_encoder::encode(const frame& f, std::error_code
             wire::FrameBuilder builder(fbb);
             builder.add_beat(&beat);
             if (b.urgent) builder.add_urgent(true);
+            if (b.ack != 0) builder.add_ack(b.ack);
             return builder.Finish();
           },
           [&](const data_frame& d) {
             const auto payload = fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(d.payload.data()),
                                                   d.payload.size());
             wire::FrameBuilder builder(fbb);
+            const auto timing = d.timing ? wire::Beat(d.timing->sent_at.microseconds_mod_2_32,
+                                                      d.timing->echo_of_peer.microseconds_mod_2_32,
+                                                      static_cast<std::uint32_t>(d.timing->held_for.count()))
+                                         : wire::Beat();
             builder.add_data(payload);
+            if (d.ack != 0) builder.add_ack(d.ack);
+            if (d.timing) builder.add_timing(&timing);
             return builder.Finish();
           },
           [&](const hello_frame& h) {
+            const auto token = bytes_or_absent(fbb, h.resume_token);
             const auto hello = wire::CreateHello(fbb, h.version, to_wire_ms(h.heartbeat_interval),
-                                                 to_wire_ms(h.dead_after));
+                                                 to_wire_ms(h.dead_after), token, h.received, h.replay_from);
             return wire::CreateFrame(fbb, nullptr, 0, wire::Control::Hello, hello.Union());
           },
           [&](const welcome_frame& w) {
@@ -71,14 +86,16 @@ std::span<const std::byte> frame_encoder::encode(const frame& f, std::error_code
             const auto welcome = wire::CreateWelcome(
                 fbb, w.version, to_wire_ms(w.heartbeat_interval), to_wire_ms(w.dead_after), &id,
                 to_wire_ms(w.server_heartbeat_interval), to_wire_ms(w.server_dead_after), w.limits.frames_per_second,
-                w.limits.bytes_per_second, to_wire_ms(w.limits.burst), w.limits.beats_per_interval);
+                w.limits.bytes_per_second, to_wire_ms(w.limits.burst), w.limits.beats_per_interval,
+                to_wire_ms(w.resume_grace), bytes_or_absent(fbb, w.resume_token), w.resumed, w.received, w.replay_from,
+                w.state_lost);
             return wire::CreateFrame(fbb, nullptr, 0, wire::Control::Welcome, welcome.Union());
           },
           [&](const close_frame& c) {
             const auto detail = c.detail.empty()
                                     ? flatbuffers::Offset<flatbuffers::String>{}
                                     : fbb.CreateString(c.detail.data(), c.detail.size());
-            const auto close = wire::CreateClose(fbb, static_cast<wire::CloseCode>(c.code), detail);
+            const auto close = wire::CreateClose(fbb, static_cast<wire::CloseCode>(c.code), detail, c.app_code);
             return wire::CreateFrame(fbb, nullptr, 0, wire::Control::Close, close.Union());
           },
       },

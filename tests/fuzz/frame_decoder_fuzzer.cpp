@@ -62,19 +62,35 @@ constexpr std::size_t control_bytes = 4;
 // a view reads every byte it covers in one memmove, which AddressSanitizer checks as a
 // range; byte-by-byte loops here would cost a traced comparison per byte (a 64 KiB frame
 // took milliseconds), so payloads are copied and compared with memcpy and memcmp only.
+bool same(const std::vector<std::byte>& a, const std::vector<std::byte>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+std::vector<std::byte> copy_of(std::span<const std::byte> bytes) { return {bytes.begin(), bytes.end()}; }
 struct owned_data {
   std::vector<std::byte> payload;
+  std::uint32_t ack = 0;
+  std::optional<frame_timing> timing;
   friend bool operator==(const owned_data& a, const owned_data& b) {
-    return a.payload.size() == b.payload.size() &&
-           (a.payload.empty() || std::memcmp(a.payload.data(), b.payload.data(), a.payload.size()) == 0);
+    return a.ack == b.ack && a.timing == b.timing && same(a.payload, b.payload);
   }
+};
+// Hello and welcome with their resume token copied out (the frame's own view left empty).
+struct owned_hello {
+  hello_frame frame;
+  std::vector<std::byte> token;
+  friend bool operator==(const owned_hello& a, const owned_hello& b) { return a.frame == b.frame && same(a.token, b.token); }
+};
+struct owned_welcome {
+  welcome_frame frame;
+  std::vector<std::byte> token;
+  friend bool operator==(const owned_welcome& a, const owned_welcome& b) { return a.frame == b.frame && same(a.token, b.token); }
 };
 struct owned_close {
   close_code code = close_code::normal;
   std::string detail;
   friend bool operator==(const owned_close&, const owned_close&) = default;
 };
-using owned_frame = std::variant<beat_frame, owned_data, hello_frame, welcome_frame, owned_close>;
+using owned_frame = std::variant<beat_frame, owned_data, owned_hello, owned_welcome, owned_close>;
 
 // Keeps the scalar reads below from being optimised away.
 volatile std::uint64_t sink;
@@ -91,16 +107,22 @@ owned_frame own(const frame& f, std::size_t max_frame_size) {
   } else if (const auto* d = std::get_if<data_frame>(&f)) {
     FUZZ_CHECK(d->payload.size() <= max_frame_size);
     FUZZ_CHECK(d->payload.data() != nullptr || d->payload.empty());
-    out = owned_data{{d->payload.begin(), d->payload.end()}};
+    out = owned_data{{d->payload.begin(), d->payload.end()}, d->ack, d->timing};
   } else if (const auto* h = std::get_if<hello_frame>(&f)) {
-    FUZZ_CHECK(h->version == protocol_version);
+    FUZZ_CHECK(h->version >= oldest_protocol_version && h->version <= protocol_version);
+    FUZZ_CHECK(h->resume_token.size() <= max_frame_size);
     sum += static_cast<std::uint64_t>(h->heartbeat_interval.count() + h->dead_after.count());
-    out = *h;
+    owned_hello o{*h, copy_of(h->resume_token)};
+    o.frame.resume_token = {};
+    out = std::move(o);
   } else if (const auto* w = std::get_if<welcome_frame>(&f)) {
-    FUZZ_CHECK(w->version == protocol_version);
+    FUZZ_CHECK(w->version >= oldest_protocol_version && w->version <= protocol_version);
+    FUZZ_CHECK(w->resume_token.size() <= max_frame_size);
     sum += static_cast<std::uint64_t>(w->heartbeat_interval.count() + w->dead_after.count()) +
            w->session_id;
-    out = *w;
+    owned_welcome o{*w, copy_of(w->resume_token)};
+    o.frame.resume_token = {};
+    out = std::move(o);
   } else {
     const auto& c = std::get<close_frame>(f);
     FUZZ_CHECK(c.detail.size() <= max_frame_size);
@@ -113,11 +135,18 @@ owned_frame own(const frame& f, std::size_t max_frame_size) {
 
 // The frame an owned_frame stands for, with views into it.
 frame as_frame(const owned_frame& f) {
-  if (const auto* d = std::get_if<owned_data>(&f)) return data_frame{.payload = d->payload};
+  if (const auto* d = std::get_if<owned_data>(&f)) return data_frame{.payload = d->payload, .ack = d->ack, .timing = d->timing};
   if (const auto* c = std::get_if<owned_close>(&f)) return close_frame{.code = c->code, .detail = c->detail};
   if (const auto* b = std::get_if<beat_frame>(&f)) return *b;
-  if (const auto* h = std::get_if<hello_frame>(&f)) return *h;
-  return std::get<welcome_frame>(f);
+  if (const auto* h = std::get_if<owned_hello>(&f)) {
+    auto frame = h->frame;
+    frame.resume_token = h->token;
+    return frame;
+  }
+  const auto& w = std::get<owned_welcome>(f);
+  auto frame = w.frame;
+  frame.resume_token = w.token;
+  return frame;
 }
 
 // Equal frames have equal fingerprints. Hashed by the (uninstrumented) standard library,
@@ -133,13 +162,25 @@ std::uint64_t fingerprint(const owned_frame& f) {
     mix(b->echo_of_peer.microseconds_mod_2_32);
     mix(static_cast<std::uint64_t>(b->held_for.count()));
     mix(b->urgent ? 1 : 0);
+    mix(b->ack);
   } else if (const auto* d = std::get_if<owned_data>(&f)) {
     mix(text(d->payload));
-  } else if (const auto* hello = std::get_if<hello_frame>(&f)) {
+    mix(d->ack);
+    if (d->timing) mix(d->timing->sent_at.microseconds_mod_2_32 ^ (std::uint64_t{d->timing->echo_of_peer.microseconds_mod_2_32} << 32));
+  } else if (const auto* owned = std::get_if<owned_hello>(&f)) {
+    const auto* hello = &owned->frame;
+    mix(text(owned->token));
+    mix(hello->received);
+    mix(hello->replay_from);
     mix(hello->version);
     mix(static_cast<std::uint64_t>(hello->heartbeat_interval.count()));
     mix(static_cast<std::uint64_t>(hello->dead_after.count()));
-  } else if (const auto* w = std::get_if<welcome_frame>(&f)) {
+  } else if (const auto* owned_w = std::get_if<owned_welcome>(&f)) {
+    const auto* w = &owned_w->frame;
+    mix(text(owned_w->token));
+    mix(static_cast<std::uint64_t>(w->resume_grace.count()));
+    mix(w->received ^ (std::uint64_t{w->replay_from} << 32));
+    mix((w->resumed ? 1 : 0) | (w->state_lost ? 2 : 0));
     mix(w->version);
     mix(static_cast<std::uint64_t>(w->heartbeat_interval.count()));
     mix(static_cast<std::uint64_t>(w->dead_after.count()));

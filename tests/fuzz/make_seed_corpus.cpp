@@ -180,8 +180,35 @@ int main(int argc, char** argv) {
     add("welcome_without_session_id",
         seed(control(dflt, 0, chunk::whole, 0), {finished(fbb, wire::CreateFrame(fbb, nullptr, 0, wire::Control::Welcome, w.Union()))}));
   }
-  add("hello_version_2", seed(control(dflt, 0, chunk::whole, 0),
-                              {encoded(hello_frame{.version = 2, .heartbeat_interval = 1s, .dead_after = 3s})}));
+  add("hello_version_3", seed(control(dflt, 0, chunk::whole, 0),
+                              {encoded(hello_frame{.version = 3, .heartbeat_interval = 1s, .dead_after = 3s})}));
+  add("hello_version_1", seed(control(dflt, 0, chunk::whole, 0),
+                              {encoded(hello_frame{.version = 1, .heartbeat_interval = 1s, .dead_after = 3s})}));
+
+  // Version 2, resume: a token in the hello and the welcome, acks on beats and data, a
+  // refusal and a game's close with an application code.
+  {
+    bytes token(50, std::byte{0xA5});
+    const auto resume_hello = encoded(hello_frame{.heartbeat_interval = 1s, .dead_after = 3s, .resume_token = token,
+                                                  .received = 17, .replay_from = 9});
+    const auto offer = encoded(welcome_frame{.heartbeat_interval = 1s, .dead_after = 3s, .session_id = 0x0100000002000003,
+                                             .resume_grace = 30s, .resume_token = token});
+    const auto resumed = encoded(welcome_frame{.heartbeat_interval = 1s, .dead_after = 3s, .session_id = 0x0100000002000003,
+                                               .resume_grace = 30s, .resume_token = token, .resumed = true,
+                                               .received = 12, .replay_from = 4, .state_lost = true});
+    const auto acked_beat = encoded(beat_frame{.sent_at = {5}, .ack = 12});
+    const auto acked_data = encoded(data_frame{.payload = game_bytes, .ack = 13});
+    const auto timed_data = encoded(data_frame{.payload = game_bytes, .ack = 14,
+                                               .timing = frame_timing{{77}, {66}, std::chrono::microseconds{55}}});
+    const auto refused = encoded(close_frame{.code = close_code::resume_rejected, .detail = "forged_token"});
+    const auto kicked = encoded(close_frame{.code = close_code::application, .detail = "banned", .app_code = 4003});
+    add("resume_hello", seed(control(dflt, 0, chunk::whole, 0), {resume_hello}));
+    add("resume_welcome_offer", seed(control(dflt, 0, chunk::fixed, 7), {offer}));
+    add("resume_stream", seed(control(dflt, 0, chunk::random, 0x2B, 0, true),
+                              {resume_hello, resumed, acked_data, acked_beat, timed_data, acked_data, refused}));
+    add("data_with_timing", seed(control(dflt, 0, chunk::byte_by_byte, 0), {timed_data}));
+    add("close_application", seed(control(dflt, 0, chunk::whole, 0), {kicked}));
+  }
 
   for (const auto& [name, content] : seeds) {
     std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);

@@ -24,7 +24,7 @@ namespace {
 // too large for a frame, or queued (success), or it overflowed the write queue, which
 // closes the session at once (queue_full).
 void check_send_from_handler(std::error_code ec, std::size_t size) {
-  if (size + 32 > default_max_frame_size) FUZZ_CHECK(ec == session_error::message_too_large);
+  if (size > max_data_payload(default_max_frame_size)) FUZZ_CHECK(ec == session_error::message_too_large);
   else FUZZ_CHECK(!ec || ec == session_error::queue_full);
 }
 

@@ -299,7 +299,7 @@ class script_run {
     f_.ledger.expect_payload(id, message);  // before the call: the bytes may arrive before it returns
     const auto ec = f_.server.send(id, message);
     FUZZ_TRACE("  send(%llx, %zu bytes): %s", static_cast<unsigned long long>(id.value), size, ec.message().c_str());
-    if (size + 32 > default_max_frame_size) FUZZ_CHECK(ec == session_error::message_too_large);
+    if (size > max_data_payload(default_max_frame_size)) FUZZ_CHECK(ec == session_error::message_too_large);
     else if (known_gone) FUZZ_CHECK(ec == session_error::unknown_session);
     else FUZZ_CHECK(!ec || ec == session_error::unknown_session || ec == session_error::queue_full);
     if (ec) f_.ledger.unexpect_payload(id, message);

@@ -136,12 +136,25 @@ class raw_peer {
     fd_ = -1;
   }
 
+  /// Closes with an RST (SO_LINGER 0): the connection dies at once, without a close frame.
+  void reset_now() {
+    const linger abortive{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+    close_now();
+  }
+
  private:
   frame keep(const frame& f) {
     // Own the bytes a view points at, so the frame outlives the decoder's next call.
     if (auto* d = std::get_if<data_frame>(&f)) {
       kept_.assign(d->payload.begin(), d->payload.end());
-      return data_frame{.payload = kept_};
+      return data_frame{.payload = kept_, .ack = d->ack, .timing = d->timing};
+    }
+    if (auto* w = std::get_if<welcome_frame>(&f)) {
+      kept_token_.assign(w->resume_token.begin(), w->resume_token.end());
+      auto copy = *w;
+      copy.resume_token = kept_token_;
+      return copy;
     }
     if (auto* c = std::get_if<close_frame>(&f)) {
       kept_text_.assign(c->detail);
@@ -156,6 +169,7 @@ class raw_peer {
   std::vector<std::byte> buffer_ = std::vector<std::byte>(65536);
   std::vector<std::byte> chunk_;
   std::vector<std::byte> kept_;
+  std::vector<std::byte> kept_token_;
   std::string kept_text_;
 };
 

@@ -62,6 +62,20 @@ class session_log {
             },
         .on_suspected = [this](session_id id) { note(id, "suspected"); },
         .on_recovered = [this](session_id id) { note(id, "recovered"); },
+        .on_transport_lost =
+            [this](session_id id, close_info cause) {
+              std::lock_guard lock(mutex_);
+              lost_.push_back({id, cause, clock::now()});
+              journal_.push_back({id, "transport_lost", clock::now()});
+              changed_.notify_all();
+            },
+        .on_resumed =
+            [this](session_id id, resumed_info info) {
+              std::lock_guard lock(mutex_);
+              resumed_.emplace_back(id, info);
+              journal_.push_back({id, "resumed", clock::now()});
+              changed_.notify_all();
+            },
     };
   }
 
@@ -90,6 +104,21 @@ class session_log {
     std::lock_guard lock(mutex_);
     return closed_;
   }
+  /// on_transport_lost events (resume), with the cause, in order.
+  std::vector<closed_event> transports_lost() const {
+    std::lock_guard lock(mutex_);
+    return lost_;
+  }
+  std::vector<std::pair<session_id, resumed_info>> resumed() const {
+    std::lock_guard lock(mutex_);
+    return resumed_;
+  }
+  /// The events of one session as words, in order ("opened transport_lost resumed").
+  std::string story_of(session_id id) const {
+    std::string out;
+    for (const auto& e : journal_of(id)) out += (out.empty() ? "" : " ") + e.event;
+    return out;
+  }
   std::vector<std::pair<session_id, std::string>> messages() const {
     std::lock_guard lock(mutex_);
     return messages_;
@@ -115,6 +144,7 @@ class session_log {
   // Unlocked accessors for use inside wait_until predicates.
   const std::vector<session_id>& opened_unlocked() const { return opened_; }
   const std::vector<closed_event>& closed_unlocked() const { return closed_; }
+  const std::vector<std::pair<session_id, std::string>>& messages_unlocked() const { return messages_; }
 
  private:
   void note(session_id id, const char* event) {
@@ -129,6 +159,8 @@ class session_log {
   std::map<session_id, clock::time_point> opened_at_;
   std::vector<std::pair<session_id, std::string>> messages_;
   std::vector<closed_event> closed_;
+  std::vector<closed_event> lost_;
+  std::vector<std::pair<session_id, resumed_info>> resumed_;
   std::vector<journal_entry> journal_;
 };
 

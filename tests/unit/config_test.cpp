@@ -78,6 +78,19 @@ TEST_CASE("each invalid server field is rejected with a message naming it") {
          c.admission.max_sessions_per_address = 2;
          c.admission.max_handshakes_per_address = 3;
        }},
+      {"liveness.resume.grace:", [](server_config& c) { c.liveness.resume.grace = -1ms; }},
+      {"liveness.resume.grace:", [](server_config& c) { c.liveness.resume.grace = 25h; }},
+      {"liveness.resume.replay_bytes:", [](server_config& c) { c.liveness.resume.replay_bytes = std::size_t{2} << 30; }},
+      {"liveness.resume.token_lifetime:", [](server_config& c) { c.liveness.resume.token_lifetime = 0s; }},
+      {"liveness.resume.token_lifetime:", [](server_config& c) {
+         c.liveness.resume.grace = 60s;
+         c.liveness.resume.token_lifetime = 30s;
+       }},
+      {"liveness.resume.keys:", [](server_config& c) { c.liveness.resume.keys.resize(3); }},
+      {"liveness.resume.keys:", [](server_config& c) { c.liveness.resume.keys.resize(2); }},  // both id 0
+      {"liveness.resume.linger_on:", [](server_config& c) { c.liveness.resume.linger_on = {close_reason::peer_closed}; }},
+      {"liveness.resume.linger_on:", [](server_config& c) { c.liveness.resume.linger_on = {close_reason::protocol_error}; }},
+      {"liveness.resume.linger_on:", [](server_config& c) { c.liveness.resume.linger_on = {close_reason::shutdown}; }},
       // 2^24 slots a shard, 1,024 of them always free (session_id.hpp)
       {"max_sessions:", [](server_config& c) { c.max_sessions = 16'776'193; }},
   };

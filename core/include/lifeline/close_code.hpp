@@ -8,11 +8,15 @@
 // the server declared us dead). `normal` is value 0, so a clean quit's detail tests false.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <system_error>
 
 namespace lifeline {
+
+/// The longest reason a game's close() carries to its peer (longer ones are cut).
+inline constexpr std::size_t max_app_reason_bytes = 256;
 
 /// Values a newer peer sends that this build does not know decode as `other`.
 enum class close_code : std::uint8_t {
@@ -28,6 +32,9 @@ enum class close_code : std::uint8_t {
   rate_exceeded = 9,       ///< we sent more than the sender's inbound limits allow (its welcome said them)
   memory_budget = 10,      ///< the sender ran out of buffer memory and we held the most of it
   admission_refused = 11,  ///< the server refused the connection: its source address is over a cap
+  superseded = 12,         ///< the session resumed on another connection; this one is over
+  resume_rejected = 13,    ///< the server refused our resume; the close frame's detail says why
+  application = 14,        ///< the peer's game ended the session (a kick): close_info::app_code and app_reason say why
   other = 255,
 };
 

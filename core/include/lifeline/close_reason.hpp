@@ -57,6 +57,8 @@ enum class close_reason : std::uint8_t {
                           ///< (frames it never finished, or a queue it would not read)
   admission_refused = 21, ///< never opened: refused by admission_limits (its source address over a cap),
                           ///< or dropped, still silent, to make room under a flood of handshakes
+  resume_rejected = 22,   ///< never opened, on a server: a connection that asked to resume and was
+                          ///< refused (detail: the resume_error). Only counted in stats.
 };
 
 /// One past the largest close_reason value: the size of per-reason counters.
@@ -82,6 +84,15 @@ struct close_info {
   close_reason reason;
   std::error_code detail;
   std::chrono::steady_clock::time_point last_heard{};
+  /// The transport had died earlier (on_transport_lost told the game, with this reason)
+  /// and the session was kept for resume.grace; this is the grace running out, or the
+  /// resume being refused (detail: the resume_error), or the game closing it meanwhile.
+  bool lingered = false;
+  /// A game's close with an application code (server::close(id, code, reason) on the other
+  /// side; here reason peer_closed, detail close_code::application): its code, and its
+  /// reason, a view valid only during on_closed (copy it to keep it).
+  std::uint16_t app_code = 0;
+  std::string_view app_reason{};
 };
 
 }  // namespace lifeline

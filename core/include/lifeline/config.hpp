@@ -17,11 +17,15 @@
 // ("dead_after: must be greater than heartbeat_interval (1000 ms), got 800 ms").
 #pragma once
 
+#include <lifeline/close_reason.hpp>
+#include <lifeline/resume_key.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lifeline {
 
@@ -51,6 +55,31 @@ struct inbound_limits {
   unsigned beats_per_interval = 4;
   unsigned strikes = 3;
   milliseconds strike_window{10'000};
+};
+
+/// A dead transport is not a dead player (DESIGN.md §10). With `grace` set, a server
+/// session whose connection dies of a cause the player may come back from (`linger_on`)
+/// is kept, without a socket, for `grace`: the game hears on_transport_lost, and then
+/// on_resumed when the client comes back with the token its welcome gave it, or on_closed
+/// (the original cause, `lingered` set) when the grace runs out. Data frames are kept until
+/// the peer acknowledges them (`replay_bytes` at most per session) and replayed on resume,
+/// both ways, so every message arrives once and in order; if more than that was sent in
+/// the outage, the session resumes with state_lost. A connector resumes whenever its
+/// server offers it (the welcome says so), with its own `replay_bytes`; the rest is the
+/// server's.
+struct resume_config {
+  milliseconds grace{0};                     ///< server: 0 turns resume off
+  std::size_t replay_bytes = 64 * 1024;      ///< both ends: unacknowledged data frames kept, per session
+  std::chrono::seconds token_lifetime{std::chrono::hours{24}};  ///< server: a session's token expires this long after it is issued
+  std::vector<resume_key> keys;              ///< server: at most 2, the first signs; empty: one random key
+  /// server: the causes a session lingers on. Only transport deaths are allowed (never a
+  /// close frame, a kick, a protocol error or a shutdown).
+  /// Default: heartbeat_timeout, keepalive_timeout, user_timeout, peer_reset, unreachable,
+  /// peer_dropped, write_stalled.
+  std::vector<close_reason> linger_on = transport_deaths();
+
+  /// The default of linger_on.
+  [[nodiscard]] static std::vector<close_reason> transport_deaths();
 };
 
 /// Liveness and limits, common to both ends of a session.
@@ -125,6 +154,8 @@ struct liveness_config {
   /// write_queue_limit (checked when the server or connector is made). Game threads'
   /// messages waiting for their shard count at what their buffer holds (up to twice their size).
   std::size_t buffer_budget = std::size_t{256} * 1024 * 1024;
+
+  resume_config resume;
 };
 
 /// Who may come in (DESIGN.md §9), so that a flood of connections cannot lock players out.
@@ -158,6 +189,9 @@ struct reconnect_config {
   milliseconds initial_delay{100};
   milliseconds max_delay{10'000};
   double jitter = 0.2;                        ///< each delay is scaled by a random factor in [1 - jitter, 1 + jitter]
+  /// A server's game that closes a session with an application code (a kick, a ban) means
+  /// it: no new attempt follows, unless this is set.
+  bool after_application_close = false;
 };
 
 struct connector_config {

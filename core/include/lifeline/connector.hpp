@@ -2,11 +2,15 @@
 //
 // A connector opens any number of sessions to lifeline servers, on its own worker
 // threads (one by default), and detects a dead server within dead_after exactly as the
-// server detects a dead client. With reconnect enabled, a session that ends for any
-// reason but close()/stop() is followed by a new attempt to the same endpoint after a
-// capped exponential backoff with jitter; the new attempt is a new session (new id)
-// carrying the same user context. Used by the load generator and the tests; usable by a
-// game client.
+// server detects a dead client. When the server offers resume (its welcome says so, see
+// liveness_config::resume), a session whose connection dies of a transport cause keeps
+// its id: the connector dials again at once, then with the reconnect backoff, until the
+// server's grace runs out, and the game hears on_transport_lost then on_resumed (or
+// on_closed with close_info::lingered). With reconnect enabled, a session that ends for
+// any other reason but close()/stop() is followed by a new attempt to the same endpoint
+// after a capped exponential backoff with jitter; the new attempt is a new session (new
+// id) carrying the same user context. Used by the load generator and the tests; usable by
+// a game client.
 //
 //   lifeline::connector client(config, handlers);
 //   client.start();
@@ -59,6 +63,8 @@ class connector {
 
   std::error_code send(session_id id, std::span<const std::byte> message);  ///< Any thread.
   std::error_code close(session_id id);                                     ///< Any thread.
+  /// As server::close(id, app_code, app_reason). Any thread.
+  std::error_code close(session_id id, std::uint16_t app_code, std::string_view app_reason);
   std::error_code set_user_context(session_id id, void* context);           ///< Owning shard's thread only.
   [[nodiscard]] void* user_context(session_id id) const;                   ///< Owning shard's thread only.
   std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;  ///< Owning shard's thread only.

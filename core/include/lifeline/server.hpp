@@ -31,6 +31,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace lifeline {
@@ -70,6 +71,11 @@ class server {
 
   /// Closes a session (reason closed_locally), after flushing what is queued. Any thread.
   std::error_code close(session_id id);
+  /// Closes a session for a reason of the game's own (a kick, a ban): the peer receives
+  /// `app_code` and `app_reason` (at most max_app_reason_bytes of it) in its close frame,
+  /// and a connector does not reconnect after it (reconnect_config::after_application_close).
+  /// Any thread.
+  std::error_code close(session_id id, std::uint16_t app_code, std::string_view app_reason);
 
   /// Per-session game context. Owning shard's thread only (inside a handler).
   std::error_code set_user_context(session_id id, void* context);

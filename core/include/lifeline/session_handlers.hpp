@@ -11,10 +11,18 @@
 #include <lifeline/session_id.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 
 namespace lifeline {
+
+/// What the game hears when a session resumes.
+struct resumed_info {
+  bool state_lost = false;  ///< messages were lost one way or both: resynchronise the game state
+  bool takeover = false;    ///< the old connection still looked open (the player roamed): it was closed
+  std::uint32_t replayed = 0;  ///< data frames this side sent again
+};
 
 struct session_handlers {
   /// The handshake completed: the session is live and may be sent to.
@@ -31,6 +39,17 @@ struct session_handlers {
   /// Optional. A suspect session's peer was heard again (before the frame that proved it
   /// is handled). After each on_suspected comes on_recovered or on_closed, never both.
   std::function<void(session_id)> on_recovered = {};
+  /// Optional, with resume on (liveness.resume). The session's connection died of `cause`
+  /// (a transport death: reset, timeout, EOF without a close frame, ...) and the session is
+  /// kept for resume.grace: it keeps its id, its user context and what the game sends it
+  /// (queued for replay). After each on_transport_lost comes on_resumed or on_closed (with
+  /// the same cause and close_info::lingered set), never both.
+  std::function<void(session_id, close_info cause)> on_transport_lost = {};
+  /// Optional. The peer came back on a new connection (or took the session over from one
+  /// that still looked open): what either side sent and the other had not received is
+  /// being replayed, once and in order, unless `state_lost` (more was sent in the outage
+  /// than resume.replay_bytes keeps: send the client a full snapshot).
+  std::function<void(session_id, resumed_info)> on_resumed = {};
 };
 
 }  // namespace lifeline

@@ -66,6 +66,15 @@ struct session_stats {
   /// what buffer_budget bounds.
   std::uint64_t buffer_bytes = 0;
 
+  // Session and transport (DESIGN.md §10).
+  std::uint64_t sessions_lingering = 0;  ///< now: sessions whose transport died, waiting out their grace
+  std::uint64_t transports_lost = 0;     ///< times a session started lingering
+  std::uint64_t resumed = 0;             ///< resumes accepted (takeovers included)
+  std::uint64_t resumed_state_lost = 0;  ///< of those, resumed with messages lost
+  std::uint64_t takeovers = 0;           ///< resumes that found the old transport still open and closed it
+  std::uint64_t resumes_refused = 0;     ///< forged, replayed or expired tokens, sessions gone
+  std::uint64_t replayed_frames = 0;     ///< data frames sent again after a resume
+
   [[nodiscard]] std::uint64_t closes(close_reason r) const noexcept {
     return closes_by_reason[static_cast<std::size_t>(r)];
   }
