@@ -116,6 +116,7 @@ void session::on_connected(std::error_code ec, time_point now) {
 bool session::handle_frame(const frame& f, time_point now) {
   // Any complete frame proves the peer alive: one timestamp store, no timer work.
   last_heard_ = now;
+  if (resume_ && resume_->unconfirmed) confirm_resume();
   sent_since_heard_ = false;
   conviction_deferred_ = false;     // any deferral or paced release belonged to a silence now over
   released_at_ = time_point::max();
@@ -146,8 +147,8 @@ bool session::handle_frame(const frame& f, time_point now) {
                  },
                  [&](const data_frame& d) {
                    if (is_open()) {
-                     if (resume_) {
-                       ++resume_->received;  // its number in the session: what we acknowledge
+                     if (resumable_) {
+                       ++resume_state().received;  // its number in the session: what we acknowledge
                        note_ack(d.ack);
                      }
                      if (d.timing) note_peer_clock(*d.timing, now);

@@ -157,6 +157,7 @@ class session {
     // Connector only.
     std::vector<std::byte> token;     // the server's latest token
     std::uint64_t server_session = 0; // the session's id on the server
+    bool unconfirmed = false;         // server: resumed, the client not yet heard on the new connection
     bool attempting = false;          // dialling again (connecting or handshaking)
     unsigned attempts = 0;            // failed attempts this outage
   };
@@ -238,6 +239,10 @@ class session {
   void replay_after(std::uint32_t peer_received, time_point now, std::uint32_t& replayed);
   void queue_bytes(std::span<const std::byte> bytes, time_point now);
   void resume_refused_by_peer(const close_frame& refusal, time_point now);
+  void confirm_resume() noexcept;
+  /// The resume state, made on first need: an idle session that can resume (no data yet,
+  /// transport alive) carries none of it.
+  resume_side& resume_state();
   [[nodiscard]] welcome_frame welcome_settings() const;
 
   shard& shard_;
@@ -252,6 +257,7 @@ class session {
   bool sent_since_heard_ = false;   // anything sent since the peer was last heard from
   bool conviction_deferred_ = false;  // a stall of ours pushed this silence's conviction later (counted once)
   bool peer_times_data_ = false;    // the peer speaks version 2: data frames may carry clock stamps
+  bool resumable_ = false;          // resume negotiated (resume_ is made when first needed)
   int pending_handlers_ = 0;        // Asio handlers that still hold `this`
   std::uint32_t transport_ = 0;     // generation of socket_: waits of an older one are ignored
   int write_failed_with_ = 0;       // errno of a failed write, until a read hears the peer's last words
@@ -280,7 +286,7 @@ class session {
   std::size_t outbound_sent_ = 0;
   std::size_t charged_ = 0;          // what the shard's memory budget has on this session's account
   close_info why_closed_{close_reason::closed_locally, {}};
-  std::unique_ptr<resume_side> resume_;
+  std::unique_ptr<resume_side> resume_;  // see resumable_ and resume_state()
 };
 
 }  // namespace lifeline::detail

@@ -235,7 +235,7 @@ void session::send_beat(time_point now, bool urgent) {
 void session::send_frame(const frame& f, time_point now, bool within_limit_checked) {
   std::error_code ec;
   const auto* timed = std::get_if<data_frame>(&f);
-  if (timed && timed->timing && resume_) {
+  if (timed && timed->timing && resumable_) {
     // What is kept for replay carries no clock stamps: sent again after an outage, they
     // would make a round-trip sample of the outage. Encoded first, as the encoder's
     // buffer holds one frame at a time.
@@ -243,7 +243,8 @@ void session::send_frame(const frame& f, time_point now, bool within_limit_check
     untimed.timing.reset();
     const auto kept = shard_.encoder().encode(untimed, ec);
     if (ec) return;
-    resume_->replay.keep(++resume_->sent, kept);
+    auto& r = resume_state();
+    r.replay.keep(++r.sent, kept);
   }
   const auto bytes = shard_.encoder().encode(f, ec);
   if (ec) return;  // only a message above max_frame_size; the engine refuses those first
@@ -253,11 +254,12 @@ void session::send_frame(const frame& f, time_point now, bool within_limit_check
   // write_stall_timeout ends a queue that stays stuck.
   const auto& cfg = shard_.config();
   const bool data = std::holds_alternative<data_frame>(f);
-  if (data && resume_) {
+  if (data && resumable_) {
     // Kept until the peer acknowledges it; while the transport is gone, only kept (the
     // resume replays it).
-    if (!timed->timing) resume_->replay.keep(++resume_->sent, bytes);
-    if (resume_->lost) return account_memory();
+    auto& r = resume_state();
+    if (!timed->timing) r.replay.keep(++r.sent, bytes);
+    if (r.lost) return account_memory();
   }
   if (!within_limit_checked && data && outbound_.size() - outbound_sent_ + bytes.size() > cfg.write_queue_limit)
     return close_with({close_reason::write_stalled, std::make_error_code(std::errc::no_buffer_space)}, now);

@@ -36,9 +36,17 @@ std::error_code refusal_named(std::string_view detail) noexcept {
 
 // --- both sides ------------------------------------------------------------------------------
 
+session::resume_side& session::resume_state() {
+  if (!resume_) {
+    resume_ = std::make_unique<resume_side>(shard_.config().resume.replay_bytes);
+    resume_->grace = shard_.config().resume.grace;  // a server's own; a connector's comes from its welcome
+  }
+  return *resume_;
+}
+
 bool session::may_linger(const close_info& why) const noexcept {
-  if (!resume_ || !opened_ || shard_.shutting_down()) return false;
-  if (resume_->attempting) {
+  if (!resumable_ || !opened_ || shard_.shutting_down()) return false;
+  if (resume_ && resume_->attempting) {
     // A connector's new attempt failed (refused, timed out, reset): wait and dial again.
     // Unless it is the game's doing, or the server's answer made no sense.
     switch (why.reason) {
@@ -57,6 +65,7 @@ bool session::may_linger(const close_info& why) const noexcept {
 // The transport died; the session stays, without a socket, for the grace period.
 void session::enter_lingering(close_info why, time_point now) {
   auto& stats = shard_.counters();
+  resume_state();
   if (resume_->attempting) {
     // A connector's attempt failed (refused, timed out, reset): the outage goes on.
     resume_->attempting = false;
@@ -161,16 +170,21 @@ void session::replay_after(std::uint32_t peer_received, time_point now, std::uin
 void session::offer_resume(welcome_frame& welcome, const hello_frame& hello, time_point) {
   const auto& cfg = shard_.config().resume;
   if (cfg.grace.count() == 0 || hello.version < 2) return;
-  resume_ = std::make_unique<resume_side>(cfg.replay_bytes);
-  resume_->grace = cfg.grace;
+  resumable_ = true;  // its state is made when first needed (epoch 0 until then)
   welcome.resume_grace = cfg.grace;
-  welcome.resume_token = shard_.issue_token(id_, resume_->epoch);
+  welcome.resume_token = shard_.issue_token(id_, 0);
 }
 
 std::error_code session::resume_with(asio::ip::tcp::socket& socket, const resume_request& request, time_point now) {
-  if (!resume_) return resume_error::not_resumable;
+  if (!resumable_) return resume_error::not_resumable;
   if (!is_open() && state_ != session_state::lingering) return resume_error::unknown_session;
-  if (request.epoch != resume_->epoch) return resume_error::replayed_token;
+  resume_state();
+  // The token in use, or, while the last resume is unconfirmed, the one its welcome
+  // carried: a welcome lost with its connection must not burn the client's token.
+  const bool current = request.epoch == resume_->epoch;
+  const bool from_unconfirmed_welcome = resume_->unconfirmed && request.epoch == resume_->epoch + 1;
+  if (!current && !from_unconfirmed_welcome) return resume_error::replayed_token;
+  if (from_unconfirmed_welcome) ++resume_->epoch;  // the client had it: that resume is confirmed
   auto& stats = shard_.counters();
   const bool takeover = is_open();
   if (takeover) {
@@ -191,7 +205,9 @@ std::error_code session::resume_with(asio::ip::tcp::socket& socket, const resume
   socket_ = std::move(socket);
   state_ = session_state::open;
   resume_->lost.reset();
-  ++resume_->epoch;  // the token just used is dead from now on
+  // The token just used dies when the client proves it has the new one (its first frame
+  // on this connection: confirm_resume()), not before: this welcome may yet be lost.
+  resume_->unconfirmed = true;
   ++stats.resumed;
 
   // What each side lacks: ours after the peer's count; the peer's after ours, unless it
@@ -206,7 +222,7 @@ std::error_code session::resume_with(asio::ip::tcp::socket& socket, const resume
   if (state_ != session_state::open) return {};  // the new socket failed at once: closed, and the game told
   auto welcome = welcome_settings();
   welcome.resume_grace = resume_->grace;
-  welcome.resume_token = shard_.issue_token(id_, resume_->epoch);
+  welcome.resume_token = shard_.issue_token(id_, resume_->epoch + 1);
   welcome.resumed = true;
   welcome.received = resume_->received;
   welcome.replay_from = resume_->replay.first();
@@ -218,6 +234,13 @@ std::error_code session::resume_with(asio::ip::tcp::socket& socket, const resume
   rearm(now);
   shard_.notify_resumed(*this, resumed_info{.state_lost = state_lost, .takeover = takeover, .replayed = replayed});
   return {};
+}
+
+// The client's first frame on a resumed connection: it has the new token, and the one it
+// resumed with is dead from now on.
+void session::confirm_resume() noexcept {
+  resume_->unconfirmed = false;
+  ++resume_->epoch;
 }
 
 asio::ip::tcp::socket::native_handle_type session::hand_over_connection() {
@@ -241,6 +264,7 @@ void session::refuse_resume(std::error_code why, time_point now) {
 // The welcome offers resume: keep what the connector needs to come back.
 void session::accept_resume_offer(const welcome_frame& welcome) {
   if (welcome.resume_grace.count() == 0 || welcome.resume_token.empty()) return;
+  resumable_ = true;
   resume_ = std::make_unique<resume_side>(shard_.config().resume.replay_bytes);
   resume_->grace = welcome.resume_grace;
   resume_->token.assign(welcome.resume_token.begin(), welcome.resume_token.end());
@@ -281,6 +305,10 @@ void session::on_resumed_welcome(const welcome_frame& welcome, time_point now) {
   last_heard_ = now;
   std::uint32_t replayed = 0;
   replay_after(welcome.received, now, replayed);
+  if (state_ != session_state::open) return;
+  // A first frame at once tells the server we have the new token (it keeps the old one
+  // valid until then); replayed data says so already.
+  if (replayed == 0) send_beat(now);
   if (state_ != session_state::open) return;
   rearm(now);
   shard_.notify_resumed(*this, resumed_info{.state_lost = welcome.state_lost, .takeover = false, .replayed = replayed});

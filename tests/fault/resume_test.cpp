@@ -234,17 +234,46 @@ TEST_CASE("forged, cross-session, replayed and expired tokens are refused, and t
     CHECK(resumed->session_id == welcome_a.session_id);
     CHECK_FALSE(std::ranges::equal(resumed->resume_token, token_a));  // a new token each resume
     REQUIRE(log.wait_until([&] { return log.count_unlocked("resumed") == 1; }));
-    raw_peer thief("127.0.0.1", game.port());
-    CHECK(refusal_of(resume_with(token_a, thief)) == "replayed_token");
-    CHECK(log.story_of(session_id{welcome_a.session_id}) == "opened transport_lost resumed");
+    // Its first frame on the new connection shows it has the new token: the old one dies.
     back.send_frame(data_frame{.payload = bytes_of("still mine")});
     REQUIRE(log.wait_messages(1));
     CHECK(log.messages()[0].second == "still mine");
+    raw_peer thief("127.0.0.1", game.port());
+    CHECK(refusal_of(resume_with(token_a, thief)) == "replayed_token");
+    CHECK(log.story_of(session_id{welcome_a.session_id}) == "opened transport_lost resumed");
   }
   // Whatever was tried, a's session is still there and b's is untouched.
   CHECK(log.closed().empty());
   CHECK(log.story_of(session_id{welcome_b.session_id}) == "opened");
   CHECK(game.stats().total.resumes_refused == 1);  // each case tried one bad token
+}
+
+TEST_CASE("a resume whose welcome is lost with its connection does not burn the client's token") {
+  session_log log;
+  server game(resumable_server(), log.handlers());
+  game.start();
+  raw_peer a("127.0.0.1", game.port());
+  const auto welcome = a.handshake();
+  const std::vector<std::byte> token(welcome.resume_token.begin(), welcome.resume_token.end());
+  REQUIRE(log.wait_opened(1));
+  a.reset_now();
+  REQUIRE(log.wait_until([&] { return log.count_unlocked("transport_lost") == 1; }));
+  {
+    // The server resumes and sends its welcome, but the connection dies before the
+    // client hears a word of it (a client that gave up on a slow attempt).
+    raw_peer attempt("127.0.0.1", game.port());
+    attempt.send_frame(hello_frame{.heartbeat_interval = 100ms, .dead_after = 300ms, .resume_token = token, .replay_from = 1});
+    REQUIRE(log.wait_until([&] { return log.count_unlocked("resumed") == 1; }));
+    attempt.reset_now();
+  }
+  REQUIRE(log.wait_until([&] { return log.count_unlocked("transport_lost") == 2; }));
+  // The client still holds only the token it had: it must still work.
+  raw_peer again("127.0.0.1", game.port());
+  const auto answer = resume_with(token, again);
+  REQUIRE(answer);
+  REQUIRE(std::holds_alternative<welcome_frame>(*answer));
+  CHECK(std::get<welcome_frame>(*answer).resumed);
+  CHECK(log.story_of(session_id{welcome.session_id}) == "opened transport_lost resumed transport_lost resumed");
 }
 
 TEST_CASE("an expired token is refused") {
@@ -305,6 +334,7 @@ TEST_CASE("more sent in the outage than the replay buffer holds: resumed with st
   REQUIRE(server_log.wait_opened(1));
   REQUIRE(client_log.wait_opened(1));
   const auto on_server = server_log.opened()[0];
+  proxy.hold_new_connections(true);  // the client cannot get back until the messages are sent
   proxy.cut(cut_kind::reset);
   REQUIRE(server_log.wait_until([&] { return server_log.count_unlocked("transport_lost") == 1; }));
   // 100 messages of about 100 bytes while the client is away: 10 KB, five times the buffer.
@@ -313,6 +343,8 @@ TEST_CASE("more sent in the outage than the replay buffer holds: resumed with st
     const auto text = "s:" + std::to_string(i) + ":" + filler;
     REQUIRE(game.send(on_server, as_bytes_of(text)) == std::error_code{});
   }
+  CHECK(server_log.resumed().empty());
+  proxy.hold_new_connections(false);
   REQUIRE(server_log.wait_until([&] { return server_log.count_unlocked("resumed") == 1; }));
   REQUIRE(client_log.wait_until([&] { return client_log.count_unlocked("resumed") == 1; }));
   CHECK(server_log.resumed()[0].second.state_lost);

@@ -7,7 +7,9 @@
 //
 // Bytes the proxy has read from one side and not yet written to the other are lost when
 // it cuts, as bytes in flight are when a route dies: exactly what replay must make good.
-// New connections are always accepted and carried (the player comes back).
+// New connections are accepted and carried (the player comes back), unless held: then
+// they wait in the listen backlog, unanswered, until released (the player cannot get
+// through yet).
 #pragma once
 
 #include <arpa/inet.h>
@@ -67,6 +69,10 @@ class cutting_proxy {
     pending_cut_ = kind;
     cut_requested_ = true;
   }
+
+  /// While held, new connections are not accepted (they wait in the backlog, their hello
+  /// unanswered); released, the waiting ones are carried.
+  void hold_new_connections(bool hold) { holding_ = hold; }
 
  private:
   struct pair {
@@ -144,7 +150,7 @@ class cutting_proxy {
           cut_requested_ = false;
         }
       }
-      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+      std::vector<pollfd> fds{{listener_, static_cast<short>(holding_ ? 0 : POLLIN), 0}};
       for (const auto& p : pairs_) {
         if (p.client < 0 || p.dead) continue;
         fds.push_back({p.client, POLLIN, 0});
@@ -166,6 +172,7 @@ class cutting_proxy {
   std::vector<pair> pairs_;  // proxy thread only
   std::atomic<int> accepted_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> holding_{false};
   std::mutex mutex_;
   cut_kind pending_cut_ = cut_kind::reset;
   bool cut_requested_ = false;
