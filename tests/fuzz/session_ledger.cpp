@@ -37,6 +37,8 @@ session_handlers session_ledger::handlers() {
       .on_closed = [this](session_id id, close_info why) { on_closed(id, why); },
       .on_suspected = [this](session_id id) { on_suspected(id); },
       .on_recovered = [this](session_id id) { on_recovered(id); },
+      .on_transport_lost = [this](session_id id, close_info cause) { on_transport_lost(id, cause); },
+      .on_resumed = [this](session_id id, resumed_info info) { on_resumed(id, info); },
   };
 }
 
@@ -92,6 +94,7 @@ void session_ledger::on_message(session_id id, std::span<const std::byte> payloa
   {
     std::lock_guard lock(mutex_);
     auto& record = open_record(id);
+    FUZZ_CHECK(!record.lingering);  // a message with no transport
     record.messages.emplace_back(payload.begin(), payload.end());
     other = other_open_session(id);
     switch (action) {
@@ -141,6 +144,16 @@ void session_ledger::on_closed(session_id id, const close_info& why) {
   {
     std::lock_guard lock(mutex_);
     auto& record = open_record(id);
+    // After on_transport_lost: the same cause and `lingered` (the grace ran out), unless
+    // the game or the server's limits ended it meanwhile (then `lingered` all the same).
+    FUZZ_CHECK(why.lingered == record.lingering.has_value());
+    if (record.lingering && why.reason != close_reason::closed_locally && why.reason != close_reason::memory_budget &&
+        why.reason != close_reason::shutdown)
+      FUZZ_CHECK(why.reason == record.lingering->reason);
+    if (record.lingering) {
+      record.lingering.reset();
+      --lingering_;
+    }
     record.closed = true;
     record.why = why;
     --open_;
@@ -187,11 +200,41 @@ void session_ledger::on_recovered(session_id id) {
   check_gauges();
 }
 
+void session_ledger::on_transport_lost(session_id id, const close_info& cause) {
+  FUZZ_TRACE("on_transport_lost %llx: %s", static_cast<unsigned long long>(id.value), to_string(cause.reason).data());
+  check_thread();
+  {
+    std::lock_guard lock(mutex_);
+    auto& record = open_record(id);
+    FUZZ_CHECK(!record.lingering);  // lost twice without a resume between
+    // Only a transport's death lingers (resume.linger_on's default).
+    const auto causes = resume_config::transport_deaths();
+    FUZZ_CHECK(std::find(causes.begin(), causes.end(), cause.reason) != causes.end());
+    FUZZ_CHECK(!record.game_closed_it);  // the game's own close never lingers
+    record.lingering = cause;
+    ++lingering_;
+    if (record.suspect) {  // a lingering session is no longer suspect
+      record.suspect = false;
+      --suspect_;
+    }
+  }
+  check_gauges();
+}
+
+void session_ledger::on_resumed(session_id id, const resumed_info&) {
+  FUZZ_TRACE("on_resumed %llx", static_cast<unsigned long long>(id.value));
+  check_thread();
+  std::lock_guard lock(mutex_);
+  open_record(id);
+  FUZZ_CHECK(false);  // no script presents a token: nothing can resume
+}
+
 void session_ledger::check_gauges() {
   const auto now = server_->stats().total;  // from a handler: this shard's own counters, at once
   FUZZ_CHECK(now.sessions_suspect <= now.sessions_open);
   std::lock_guard lock(mutex_);
   FUZZ_CHECK(now.sessions_suspect == suspect_);
+  FUZZ_CHECK(now.sessions_lingering == lingering_);
   FUZZ_CHECK(now.sessions_open >= open_);
 }
 

@@ -42,6 +42,7 @@ namespace lifeline::fuzz {
 struct session_record {
   bool closed = false;
   bool suspect = false;
+  std::optional<close_info> lingering;              ///< on_transport_lost's cause, until resumed or closed
   close_info why{close_reason::closed_locally, {}};
   std::vector<std::vector<std::byte>> messages;     ///< on_message payloads, in order
   std::optional<close_reason> game_closed_it;       ///< the reason a handler's own action implies
@@ -83,6 +84,8 @@ class session_ledger {
   void on_closed(session_id id, const close_info& why);
   void on_suspected(session_id id);
   void on_recovered(session_id id);
+  void on_transport_lost(session_id id, const close_info& cause);
+  void on_resumed(session_id id, const resumed_info& info);
   /// The record of a session on_opened reported and on_closed has not ended. Lock held.
   session_record& open_record(session_id id);
   void check_thread();
@@ -101,6 +104,7 @@ class session_ledger {
   std::set<session_id> close_requested_;                              // the game called close() on these
   std::unordered_set<session_id> ever_opened_;
   std::size_t suspect_ = 0;
+  std::size_t lingering_ = 0;  // sessions between on_transport_lost and on_resumed / on_closed
   std::size_t open_ = 0;
   std::size_t opened_since_forget_ = 0;
   session_id latest_opened_{};

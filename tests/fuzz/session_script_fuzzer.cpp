@@ -5,9 +5,12 @@
 // deadlines (H = 10 ms, T = 30 ms, so suspect after 20 ms and a frame due within 30 ms;
 // handshake 50 ms; write stall 25 ms; a 1 ms wheel tick), the server beating at the
 // clients' rate, and room for 3 sessions while a script has 4 peer slots, so that
-// server_full is reachable too. Per input: at most 96 steps with at most 64 ms of waiting
-// in all, enough to reach every deadline above; an execution without waits takes 2-3 ms.
-// Then each peer reads what is left and hangs up, and the server must settle within 5 s.
+// server_full is reachable too. Resume is on with a 20 ms grace (DESIGN.md §10): a
+// session whose connection dies of a transport cause lingers, takes the game's sends and
+// closes, and ends with its original reason when the grace runs out. Per input: at
+// most 96 steps with at most 64 ms of waiting in all, enough to reach every deadline
+// above; an execution without waits takes 2-3 ms. Then each peer reads what is left and
+// hangs up, and the server must settle within 5 s.
 //
 // Properties, besides the handlers' (session_ledger.hpp) and the peers' (scripted_peer.hpp):
 //   - the server settles: every connection of the input ends in exactly one close reason
@@ -72,6 +75,8 @@ server_config fuzz_server_config() {
   l.write_stall_timeout = 25ms;
   l.write_queue_limit = 128 * 1024;
   l.wheel_tick = 1ms;
+  l.resume.grace = 20ms;
+  l.resume.token_lifetime = 1s;
   return config;
 }
 
