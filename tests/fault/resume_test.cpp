@@ -8,12 +8,13 @@
 #include "../support/cutting_proxy.hpp"
 #include "../support/fast_config.hpp"
 #include "../support/raw_peer.hpp"
+#include "../support/resumable_pair.hpp"
 #include "../support/session_log.hpp"
 
 #include <lifeline/connector.hpp>
 #include <lifeline/resume_error.hpp>
-#include <lifeline/session_error.hpp>
 #include <lifeline/server.hpp>
+#include <lifeline/session_error.hpp>
 
 #include <doctest/doctest.h>
 
@@ -25,12 +26,6 @@ using namespace lifeline;
 using namespace lifeline::test;
 
 namespace {
-
-server_config resumable_server(std::chrono::milliseconds grace = 3s) {
-  auto config = fast_server(2);
-  config.liveness.resume.grace = grace;
-  return config;
-}
 
 // The numbers of the messages `log` heard that start with `prefix` ("c:" or "s:"), in order.
 std::vector<int> numbers_heard(const session_log& log, const std::string& prefix) {
@@ -53,18 +48,8 @@ std::span<const std::byte> as_bytes_of(const std::string& s) { return std::as_by
 // `noticed` is what the game hears before transport_lost: "" for a reset or an EOF (at
 // once), " suspected" for a blackhole (the peer went silent first).
 void stream_both_ways_through_a_cut(cut_kind kind, int count, std::chrono::milliseconds every, const std::string& noticed = "") {
-  session_log server_log, client_log;
-  server game(resumable_server(), server_log.handlers());
-  game.start();
-  cutting_proxy proxy(game.port());
-  connector client(fast_connector(), client_log.handlers());
-  client.start();
-  client.connect({.address = "127.0.0.1", .port = proxy.port()});
-  REQUIRE(server_log.wait_opened(1));
-  REQUIRE(client_log.wait_opened(1));
-  const auto on_server = server_log.opened()[0];
-  const auto on_client = client_log.opened()[0];
-
+  resumable_pair pair;
+  auto& [server_log, client_log, game, proxy, client, on_server, on_client] = pair;
   for (int i = 1; i <= count; ++i) {
     const auto to_client = "s:" + std::to_string(i);
     const auto to_server = "c:" + std::to_string(i);
@@ -74,9 +59,11 @@ void stream_both_ways_through_a_cut(cut_kind kind, int count, std::chrono::milli
     if (i == count / 3) proxy.cut(kind);
     std::this_thread::sleep_for(every);
   }
-  const bool all_heard = server_log.wait_until([&] { return server_log.messages_unlocked().size() >= static_cast<std::size_t>(count); }, 10s) &&
-                         client_log.wait_until([&] { return client_log.messages_unlocked().size() >= static_cast<std::size_t>(count); }, 10s);
-  CHECK(all_heard);
+  const auto heard_all = [&](session_log& log) {
+    return log.wait_until([&] { return log.messages_unlocked().size() >= static_cast<std::size_t>(count); }, 10s);
+  };
+  CHECK(heard_all(server_log));
+  CHECK(heard_all(client_log));
   // Exactly once, in order, both ways (a duplicate would make a list longer than count).
   CHECK(numbers_heard(server_log, "c:") == one_to(count));
   CHECK(numbers_heard(client_log, "s:") == one_to(count));
@@ -95,8 +82,6 @@ void stream_both_ways_through_a_cut(cut_kind kind, int count, std::chrono::milli
   CHECK(stats.resumed == 1);
   CHECK(stats.sessions_lingering == 0);
   MESSAGE("server heard: " << server_story << "; frames replayed by the server: " << stats.replayed_frames);
-  client.stop();
-  game.stop();
 }
 
 }  // namespace
@@ -172,168 +157,11 @@ TEST_CASE("a clean quit, a kick and a protocol error never linger") {
   CHECK(log.transports_lost().empty());
 }
 
-namespace {
-
-// A raw peer's resume hello with `token`; returns the server's answer (welcome or close).
-std::optional<frame> resume_with(std::span<const std::byte> token, raw_peer& peer, std::uint32_t received = 0,
-                                 std::uint32_t replay_from = 1) {
-  peer.send_frame(hello_frame{.heartbeat_interval = 100ms, .dead_after = 300ms, .resume_token = token,
-                              .received = received, .replay_from = replay_from});
-  return peer.receive(2s);
-}
-
-std::string refusal_of(const std::optional<frame>& answer) {
-  if (!answer) return "no answer";
-  const auto* close = std::get_if<close_frame>(&*answer);
-  if (!close) return "not refused";
-  if (close->code != close_code::resume_rejected) return "closed with " + std::string(to_string(close->code));
-  return std::string(close->detail);
-}
-
-}  // namespace
-
-TEST_CASE("forged, cross-session, replayed and expired tokens are refused, and the session is untouched") {
-  auto config = resumable_server(5s);
-  session_log log;
-  server game(config, log.handlers());
-  game.start();
-  raw_peer a("127.0.0.1", game.port());
-  const auto welcome_a = a.handshake();
-  const std::vector<std::byte> token_a(welcome_a.resume_token.begin(), welcome_a.resume_token.end());
-  raw_peer b("127.0.0.1", game.port());
-  const auto welcome_b = b.handshake();
-  const std::vector<std::byte> token_b(welcome_b.resume_token.begin(), welcome_b.resume_token.end());
-  REQUIRE(log.wait_opened(2));
-  a.reset_now();
-  REQUIRE(log.wait_until([&] { return log.count_unlocked("transport_lost") == 1; }));
-
-  SUBCASE("forged: one bit of the MAC flipped") {
-    auto forged = token_a;
-    forged.back() ^= std::byte{1};
-    raw_peer thief("127.0.0.1", game.port());
-    CHECK(refusal_of(resume_with(forged, thief)) == "forged_token");
-  }
-  SUBCASE("cross-session: b's token with a's session id spliced in") {
-    auto spliced = token_b;
-    std::copy(token_a.begin() + 2, token_a.begin() + 10, spliced.begin() + 2);  // the session id field
-    raw_peer thief("127.0.0.1", game.port());
-    CHECK(refusal_of(resume_with(spliced, thief)) == "forged_token");
-  }
-  SUBCASE("not a token at all") {
-    const std::vector<std::byte> junk(50, std::byte{0x42});
-    raw_peer thief("127.0.0.1", game.port());
-    CHECK(refusal_of(resume_with(junk, thief)) == "malformed_token");
-  }
-  SUBCASE("replayed: a's token after a has resumed with it") {
-    raw_peer back("127.0.0.1", game.port());
-    const auto answer = resume_with(token_a, back);
-    REQUIRE(answer);
-    const auto* resumed = std::get_if<welcome_frame>(&*answer);
-    REQUIRE(resumed);
-    CHECK(resumed->resumed);
-    CHECK(resumed->session_id == welcome_a.session_id);
-    CHECK_FALSE(std::ranges::equal(resumed->resume_token, token_a));  // a new token each resume
-    REQUIRE(log.wait_until([&] { return log.count_unlocked("resumed") == 1; }));
-    // Its first frame on the new connection shows it has the new token: the old one dies.
-    back.send_frame(data_frame{.payload = bytes_of("still mine")});
-    REQUIRE(log.wait_messages(1));
-    CHECK(log.messages()[0].second == "still mine");
-    raw_peer thief("127.0.0.1", game.port());
-    CHECK(refusal_of(resume_with(token_a, thief)) == "replayed_token");
-    CHECK(log.story_of(session_id{welcome_a.session_id}) == "opened transport_lost resumed");
-  }
-  // Whatever was tried, a's session is still there and b's is untouched.
-  CHECK(log.closed().empty());
-  CHECK(log.story_of(session_id{welcome_b.session_id}) == "opened");
-  CHECK(game.stats().total.resumes_refused == 1);  // each case tried one bad token
-}
-
-TEST_CASE("a resume whose welcome is lost with its connection does not burn the client's token") {
-  session_log log;
-  server game(resumable_server(), log.handlers());
-  game.start();
-  raw_peer a("127.0.0.1", game.port());
-  const auto welcome = a.handshake();
-  const std::vector<std::byte> token(welcome.resume_token.begin(), welcome.resume_token.end());
-  REQUIRE(log.wait_opened(1));
-  a.reset_now();
-  REQUIRE(log.wait_until([&] { return log.count_unlocked("transport_lost") == 1; }));
-  {
-    // The server resumes and sends its welcome, but the connection dies before the
-    // client hears a word of it (a client that gave up on a slow attempt).
-    raw_peer attempt("127.0.0.1", game.port());
-    attempt.send_frame(hello_frame{.heartbeat_interval = 100ms, .dead_after = 300ms, .resume_token = token, .replay_from = 1});
-    REQUIRE(log.wait_until([&] { return log.count_unlocked("resumed") == 1; }));
-    attempt.reset_now();
-  }
-  REQUIRE(log.wait_until([&] { return log.count_unlocked("transport_lost") == 2; }));
-  // The client still holds only the token it had: it must still work.
-  raw_peer again("127.0.0.1", game.port());
-  const auto answer = resume_with(token, again);
-  REQUIRE(answer);
-  REQUIRE(std::holds_alternative<welcome_frame>(*answer));
-  CHECK(std::get<welcome_frame>(*answer).resumed);
-  CHECK(log.story_of(session_id{welcome.session_id}) == "opened transport_lost resumed transport_lost resumed");
-}
-
-TEST_CASE("an expired token is refused") {
-  auto config = resumable_server(1s);
-  config.liveness.resume.token_lifetime = 1s;
-  config.liveness.heartbeat_interval = 1s;  // the raw peer does not beat: long enough for the wait below
-  config.liveness.dead_after = 5s;
-  session_log log;
-  server game(config, log.handlers());
-  game.start();
-  raw_peer a("127.0.0.1", game.port());
-  const auto welcome = a.handshake();
-  const std::vector<std::byte> token(welcome.resume_token.begin(), welcome.resume_token.end());
-  REQUIRE(log.wait_opened(1));
-  // Expiry is in whole seconds: past 2 s the token (issued for 1 s) has expired for sure.
-  std::this_thread::sleep_for(2100ms);
-  raw_peer late("127.0.0.1", game.port());
-  CHECK(refusal_of(resume_with(token, late)) == "expired_token");
-  CHECK(log.story_of(session_id{welcome.session_id}) == "opened");  // the open session untouched
-}
-
-TEST_CASE("a resume while the old transport still looks open takes the session over at once") {
-  session_log log;
-  server game(resumable_server(), log.handlers());
-  game.start();
-  raw_peer old_transport("127.0.0.1", game.port());
-  const auto welcome = old_transport.handshake();
-  const std::vector<std::byte> token(welcome.resume_token.begin(), welcome.resume_token.end());
-  REQUIRE(log.wait_opened(1));
-  raw_peer roamed("127.0.0.1", game.port());
-  const auto asked = clock::now();
-  const auto answer = resume_with(token, roamed);
-  REQUIRE(answer);
-  REQUIRE(std::holds_alternative<welcome_frame>(*answer));
-  CHECK(std::get<welcome_frame>(*answer).resumed);
-  // The old connection hears why, at once.
-  const auto last = old_transport.receive(1s);
-  REQUIRE(last);
-  REQUIRE(std::holds_alternative<close_frame>(*last));
-  CHECK(std::get<close_frame>(*last).code == close_code::superseded);
-  CHECK(clock::now() - asked < 500ms);
-  REQUIRE(log.wait_until([&] { return log.count_unlocked("resumed") == 1; }));
-  CHECK(log.story_of(session_id{welcome.session_id}) == "opened resumed");
-  CHECK(log.resumed()[0].second.takeover);
-  CHECK(game.stats().total.takeovers == 1);
-}
-
 TEST_CASE("more sent in the outage than the replay buffer holds: resumed with state_lost, what follows in order") {
   auto config = resumable_server();
   config.liveness.resume.replay_bytes = 2048;
-  session_log server_log, client_log;
-  server game(config, server_log.handlers());
-  game.start();
-  cutting_proxy proxy(game.port());
-  connector client(fast_connector(), client_log.handlers());
-  client.start();
-  client.connect({.address = "127.0.0.1", .port = proxy.port()});
-  REQUIRE(server_log.wait_opened(1));
-  REQUIRE(client_log.wait_opened(1));
-  const auto on_server = server_log.opened()[0];
+  resumable_pair pair(config);
+  auto& [server_log, client_log, game, proxy, client, on_server, on_client] = pair;
   proxy.hold_new_connections(true);  // the client cannot get back until the messages are sent
   proxy.cut(cut_kind::reset);
   REQUIRE(server_log.wait_until([&] { return server_log.count_unlocked("transport_lost") == 1; }));
@@ -358,25 +186,14 @@ TEST_CASE("more sent in the outage than the replay buffer holds: resumed with st
   CHECK(heard.size() < 100u);
   for (std::size_t i = 1; i < heard.size(); ++i) CHECK(heard[i] == heard[i - 1] + 1);
   CHECK(game.stats().total.resumed_state_lost == 1);
-  client.stop();
-  game.stop();
 }
 
 TEST_CASE("a resume that lands on another shard is handed to the session's own shard") {
   // Four shards and 16 sessions: the kernel spreads the new connections over the shards
   // by their source ports, so most resumes land on a shard other than their session's.
-  auto config = resumable_server();
-  config.worker_threads = 4;
-  session_log server_log, client_log;
-  server game(config, server_log.handlers());
-  game.start();
-  cutting_proxy proxy(game.port());
-  connector client(fast_connector(), client_log.handlers());
-  client.start();
   constexpr int sessions = 16;
-  for (int i = 0; i < sessions; ++i) client.connect({.address = "127.0.0.1", .port = proxy.port()});
-  REQUIRE(server_log.wait_opened(sessions));
-  REQUIRE(client_log.wait_opened(sessions));
+  resumable_pair pair(resumable_server(3s, 4), fast_connector(), sessions);
+  auto& [server_log, client_log, game, proxy, client, on_server, on_client] = pair;
   proxy.cut(cut_kind::reset);
   REQUIRE(server_log.wait_until([&] { return server_log.count_unlocked("resumed") == sessions; }));
   REQUIRE(client_log.wait_until([&] { return client_log.count_unlocked("resumed") == sessions; }));
@@ -387,22 +204,13 @@ TEST_CASE("a resume that lands on another shard is handed to the session's own s
   CHECK(client_log.wait_messages(sessions));
   CHECK(server_log.closed().empty());
   CHECK(game.stats().total.resumed == static_cast<std::uint64_t>(sessions));
-  client.stop();
-  game.stop();
 }
 
 TEST_CASE("the largest message send() accepts fits in a frame with an acknowledgement on it") {
-  session_log server_log, client_log;
-  server game(resumable_server(), server_log.handlers());
-  game.start();
-  connector client(fast_connector(), client_log.handlers());
-  client.start();
-  client.connect({.address = "127.0.0.1", .port = game.port()});
-  REQUIRE(server_log.wait_opened(1));
-  REQUIRE(client_log.wait_opened(1));
-  const auto on_server = server_log.opened()[0];
+  resumable_pair pair;
+  auto& [server_log, client_log, game, proxy, client, on_server, on_client] = pair;
   // Something heard first, so the server's next data frame carries an ack.
-  REQUIRE(client.send(client_log.opened()[0], bytes_of("hi")) == std::error_code{});
+  REQUIRE(client.send(on_client, bytes_of("hi")) == std::error_code{});
   REQUIRE(server_log.wait_messages(1));
   const auto largest = max_data_payload(fast_liveness().max_frame_size);
   CHECK(largest == fast_liveness().max_frame_size - 36);
@@ -415,81 +223,14 @@ TEST_CASE("the largest message send() accepts fits in a frame with an acknowledg
   CHECK(client_log.closed().empty());
 }
 
-TEST_CASE("a kick with an application code: the connector's game hears the code and reason, and it does not come back") {
-  session_log server_log, client_log;
-  server game(resumable_server(), server_log.handlers());
-  game.start();
-  cutting_proxy proxy(game.port());  // counts the connections made
-  auto config = fast_connector();
-  config.reconnect.enabled = true;
-  config.reconnect.initial_delay = 50ms;
-  connector client(config, client_log.handlers());
-  client.start();
-  client.connect({.address = "127.0.0.1", .port = proxy.port()});
-  REQUIRE(server_log.wait_opened(1));
-  REQUIRE(client_log.wait_opened(1));
-  CHECK(game.close(server_log.opened()[0], 4003, "banned: cheating") == std::error_code{});
-  REQUIRE(client_log.wait_closed(1));
-  const auto kicked = client_log.closed()[0].why;
-  CHECK(kicked.reason == close_reason::peer_closed);
-  CHECK(kicked.detail == close_code::application);
-  CHECK(kicked.app_code == 4003);
-  CHECK_FALSE(kicked.lingered);
-  CHECK(server_log.closed()[0].why.reason == close_reason::closed_locally);
-  // Several reconnect delays later, still one connection: the kick is final.
-  std::this_thread::sleep_for(500ms);
-  CHECK(proxy.connections() == 1);
-  CHECK(client_log.opened().size() == 1);
-  CHECK(client_log.transports_lost().empty());
-}
-
-TEST_CASE("the kick's reason reaches the peer's game, cut to max_app_reason_bytes") {
-  std::string heard_reason;
-  session_log server_log;
-  session_log client_log;
-  auto handlers = client_log.handlers();
-  const auto record = handlers.on_closed;
-  handlers.on_closed = [&](session_id id, close_info why) {
-    heard_reason = std::string(why.app_reason);  // valid during the call only: copied
-    record(id, why);
-  };
-  server game(resumable_server(), server_log.handlers());
-  game.start();
-  connector client(fast_connector(), handlers);
-  client.start();
-  client.connect({.address = "127.0.0.1", .port = game.port()});
-  REQUIRE(server_log.wait_opened(1));
-  REQUIRE(client_log.wait_opened(1));
-  SUBCASE("short") {
-    CHECK(game.close(server_log.opened()[0], 1, "room closed") == std::error_code{});
-    REQUIRE(client_log.wait_closed(1));
-    CHECK(heard_reason == "room closed");
-  }
-  SUBCASE("too long") {
-    CHECK(game.close(server_log.opened()[0], 1, std::string(1000, 'r')) == std::error_code{});
-    REQUIRE(client_log.wait_closed(1));
-    CHECK(heard_reason == std::string(max_app_reason_bytes, 'r'));
-  }
-}
-
 TEST_CASE("a connector hung beyond dead_after comes back to its session: convicted, lingering, resumed") {
-  session_log server_log;
-  session_log client_log;
-  std::unique_ptr<connector> client;
   // The connector's handler blocks its only thread 4 x dead_after on "hang": it neither
   // reads nor beats meanwhile, as a hung process; then it runs again.
-  auto handlers = client_log.handlers([&](session_id, std::span<const std::byte> bytes) {
+  resumable_pair pair(resumable_server(), fast_connector(), 1, [](session_id, std::span<const std::byte> bytes) {
     if (std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()) == "hang")
       std::this_thread::sleep_for(4 * fast_liveness().dead_after);
   });
-  server game(resumable_server(), server_log.handlers());
-  game.start();
-  client = std::make_unique<connector>(fast_connector(), handlers);
-  client->start();
-  client->connect({.address = "127.0.0.1", .port = game.port()});
-  REQUIRE(server_log.wait_opened(1));
-  REQUIRE(client_log.wait_opened(1));
-  const auto on_server = server_log.opened()[0];
+  auto& [server_log, client_log, game, proxy, client, on_server, on_client] = pair;
   REQUIRE(game.send(on_server, bytes_of("hang")) == std::error_code{});
   REQUIRE(server_log.wait_until([&] { return server_log.count_unlocked("transport_lost") == 1; }));
   CHECK(server_log.transports_lost()[0].why.reason == close_reason::heartbeat_timeout);
@@ -500,6 +241,4 @@ TEST_CASE("a connector hung beyond dead_after comes back to its session: convict
   CHECK(client_log.messages()[1].second == "while you were away");
   CHECK(server_log.closed().empty());
   CHECK(client_log.closed().empty());
-  client->stop();
-  game.stop();
 }

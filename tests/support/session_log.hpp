@@ -20,8 +20,9 @@ using clock = std::chrono::steady_clock;
 
 struct closed_event {
   session_id id;
-  close_info why;
+  close_info why;  // why.app_reason is cleared: it was a view valid during on_closed only
   clock::time_point at;
+  std::string app_reason{};  // its copy
 };
 
 /// What the game heard of a session, in order: "opened", "suspected", "recovered", "closed".
@@ -56,7 +57,9 @@ class session_log {
         .on_closed =
             [this](session_id id, close_info why) {
               std::lock_guard lock(mutex_);
-              closed_.push_back({id, why, clock::now()});
+              std::string reason(why.app_reason);
+              why.app_reason = {};
+              closed_.push_back({id, why, clock::now(), std::move(reason)});
               journal_.push_back({id, "closed", clock::now()});
               changed_.notify_all();
             },
