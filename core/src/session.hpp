@@ -184,6 +184,7 @@ class session {
   void close_as(close_info why, farewell how, time_point now);
   void say_last_word(const close_info& why) noexcept;
   void enter_closed();
+  void drop_buffers();
   [[nodiscard]] close_info classify(std::error_code ec) noexcept;
   [[nodiscard]] close_info reason_for_peer_close(close_code code) const noexcept;
   void handler_done();
@@ -236,7 +237,7 @@ class session {
   void dial_again(time_point now);
   void note_ack(std::uint32_t ack) noexcept;
   [[nodiscard]] std::uint32_t ack_to_send() noexcept;
-  void replay_after(std::uint32_t peer_received, time_point now, std::uint32_t& replayed);
+  std::uint32_t replay_after(std::uint32_t peer_received, time_point now);  // frames sent again
   void queue_bytes(std::span<const std::byte> bytes, time_point now);
   void resume_refused_by_peer(const close_frame& refusal, time_point now);
   void confirm_resume() noexcept;

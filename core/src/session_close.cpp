@@ -207,6 +207,18 @@ void session::end_now() {
   if (state_ == session_state::closing) enter_closed();
 }
 
+// Gives back the connection's buffers: the write queue (its unsent bytes no longer pending
+// for game threads) and a frame still arriving, now, not when the session is reclaimed:
+// closing the biggest holders is how the memory budget makes room. The decoder stays
+// while its read loop is on the stack: a handler may still hold a view into it
+// (read_available gives it back then).
+void session::drop_buffers() {
+  publish_unsent(-static_cast<std::ptrdiff_t>(outbound_.size() - outbound_sent_));
+  std::vector<std::byte>().swap(outbound_);
+  outbound_sent_ = 0;
+  if (!reading_) decoder_ = frame_decoder(shard_.config().max_frame_size);
+}
+
 void session::enter_closed() {
   if (state_ == session_state::closed) return;
   state_ = session_state::closed;
@@ -215,13 +227,7 @@ void session::enter_closed() {
   std::error_code ignored;
   if (outbound_sent_ != outbound_.size()) make_close_abortive(socket_.native_handle());  // could not flush: RST
   socket_.close(ignored);  // pending waits complete with operation_aborted
-  publish_unsent(-static_cast<std::ptrdiff_t>(outbound_.size() - outbound_sent_));
-  std::vector<std::byte>().swap(outbound_);
-  outbound_sent_ = 0;
-  // A frame still arriving is given back now, not when the session is reclaimed: closing
-  // the biggest holders is how the memory budget makes room. Not while its read loop is
-  // on the stack: a handler may still hold a view into it (read_available does it then).
-  if (!reading_) decoder_ = frame_decoder(shard_.config().max_frame_size);
+  drop_buffers();
   account_memory();
   if (pending_handlers_ == 0) shard_.reclaim_later(*this);
 }

@@ -72,10 +72,7 @@ void session::enter_lingering(close_info why, time_point now) {
     ++resume_->attempts;
     shed_transport();
     state_ = session_state::lingering;
-    const auto& policy = shard_.reconnect_policy();
-    auto delay = policy.initial_delay;
-    for (unsigned i = 0; i < resume_->attempts && delay < policy.max_delay; ++i) delay *= 2;
-    stage_deadline_ = std::min(now + std::min(delay, policy.max_delay), resume_->until);
+    stage_deadline_ = std::min(now + shard_.reconnect_delay(resume_->attempts), resume_->until);
     rearm(now);
     return;
   }
@@ -118,10 +115,7 @@ void session::shed_transport() {
   ++transport_;
   read_waiting_ = write_waiting_ = read_posted_ = false;
   write_failed_with_ = 0;
-  publish_unsent(-static_cast<std::ptrdiff_t>(outbound_.size() - outbound_sent_));
-  std::vector<std::byte>().swap(outbound_);
-  outbound_sent_ = 0;
-  if (!reading_) decoder_ = frame_decoder(shard_.config().max_frame_size);
+  drop_buffers();
   frame_started_ = time_point::max();
   released_at_ = time_point::max();
   conviction_deferred_ = false;
@@ -155,12 +149,13 @@ void session::note_ack(std::uint32_t ack) noexcept {
 }
 
 // Queues, after the welcome, every data frame of ours the peer has not received.
-void session::replay_after(std::uint32_t peer_received, time_point now, std::uint32_t& replayed) {
+std::uint32_t session::replay_after(std::uint32_t peer_received, time_point now) {
   resume_->replay.acknowledge(peer_received);
-  replayed = resume_->replay.for_each_after(peer_received, [&](std::span<const std::byte> frame) {
+  const auto replayed = resume_->replay.for_each_after(peer_received, [&](std::span<const std::byte> frame) {
     if (state_ == session_state::open) queue_bytes(frame, now);
   });
   shard_.counters().replayed_frames += replayed;
+  return replayed;
 }
 
 // --- server side -------------------------------------------------------------------------------
@@ -228,8 +223,7 @@ std::error_code session::resume_with(asio::ip::tcp::socket& socket, const resume
   welcome.replay_from = resume_->replay.first();
   welcome.state_lost = state_lost;
   send_frame(welcome, now);
-  std::uint32_t replayed = 0;
-  replay_after(request.received, now, replayed);
+  const auto replayed = replay_after(request.received, now);
   if (state_ != session_state::open) return {};
   rearm(now);
   shard_.notify_resumed(*this, resumed_info{.state_lost = state_lost, .takeover = takeover, .replayed = replayed});
@@ -303,8 +297,7 @@ void session::on_resumed_welcome(const welcome_frame& welcome, time_point now) {
   if (welcome.state_lost) ++shard_.counters().resumed_state_lost;
   state_ = session_state::open;
   last_heard_ = now;
-  std::uint32_t replayed = 0;
-  replay_after(welcome.received, now, replayed);
+  const auto replayed = replay_after(welcome.received, now);
   if (state_ != session_state::open) return;
   // A first frame at once tells the server we have the new token (it keeps the old one
   // valid until then); replayed data says so already.

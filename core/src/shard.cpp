@@ -102,16 +102,22 @@ void shard::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::i
   s.start_client(now());
 }
 
-void shard::schedule_reconnect(const session& s) {
+// The reconnect policy's capped exponential backoff, with jitter, after `attempt` failed
+// attempts in a row (new sessions, and a lingering connector's attempts to resume).
+std::chrono::milliseconds shard::reconnect_delay(unsigned attempt) const {
   const auto& policy = engine_.reconnect();
-  if (!s.client) return;  // refused before it had an endpoint: nothing to retry
-  const unsigned attempt = s.was_opened() ? 0 : s.client->reconnect_attempt + 1;
   auto delay = policy.initial_delay;
   for (unsigned i = 0; i < attempt && delay < policy.max_delay; ++i) delay *= 2;
   delay = std::min(delay, policy.max_delay);
   thread_local std::minstd_rand random{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(1.0 - policy.jitter, 1.0 + policy.jitter);
-  const auto jittered = std::chrono::duration_cast<std::chrono::milliseconds>(delay * jitter(random));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(delay * jitter(random));
+}
+
+void shard::schedule_reconnect(const session& s) {
+  if (!s.client) return;  // refused before it had an endpoint: nothing to retry
+  const unsigned attempt = s.was_opened() ? 0 : s.client->reconnect_attempt + 1;
+  const auto jittered = reconnect_delay(attempt);
 
   auto ticket = std::make_unique<reconnect_ticket>();
   ticket->owner = this;

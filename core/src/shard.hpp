@@ -130,7 +130,8 @@ class shard {
   void resume_requested(session& s, const hello_frame& hello, time_point now);
   /// A new token for session `id` at `epoch`, valid until the next call.
   [[nodiscard]] std::span<const std::byte> issue_token(session_id id, std::uint32_t epoch);
-  [[nodiscard]] const reconnect_config& reconnect_policy() const noexcept;
+  /// The reconnect backoff (with jitter) after `attempt` failed attempts in a row.
+  [[nodiscard]] std::chrono::milliseconds reconnect_delay(unsigned attempt) const;
   /// The session has closed: it no longer counts against max_sessions (its slot is freed
   /// when it is reclaimed).
   void retire(session& s);

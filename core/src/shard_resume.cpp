@@ -12,8 +12,6 @@
 
 namespace lifeline::detail {
 
-const reconnect_config& shard::reconnect_policy() const noexcept { return engine_.reconnect(); }
-
 std::span<const std::byte> shard::issue_token(session_id id, std::uint32_t epoch) {
   const auto lifetime = static_cast<std::uint32_t>(config().resume.token_lifetime.count());
   token_ = engine_.resume_keys().issue({.session = id, .epoch = epoch, .expires_at = unix_seconds_now() + lifetime});
