@@ -27,7 +27,12 @@
 //           file flushed (exit status 0).
 //   events  one line per session that completed its handshake and then ended:
 //           "close <session id, 16 hex digits> <reason> <detected_ns> <last_heard_ns or ->"
-//           flushed at least every 100 ms and at exit.
+//           flushed at least every 100 ms and at exit. With --resume-grace-ms (lifeline),
+//           also "transport_lost <id> <cause> <ns> <last_heard_ns or ->" when a session
+//           starts lingering and "resumed <id> <how> <ns> <replayed>" when it resumes (how:
+//           resumed, state_lost, takeover or takeover_state_lost); the stats lines then add
+//           lingering=, transports_lost=, resumed=, resumed_state_lost=, takeovers=,
+//           resumes_refused=, replayed=.
 // All times are CLOCK_MONOTONIC nanoseconds (std::chrono::steady_clock on Linux), shared
 // by every process of the machine, so the driver can compare them with its fault stamps.
 //
@@ -88,12 +93,19 @@ class event_log {
 
   /// The worker thread `thread` only. Without `last_heard` the line says "-".
   void record(unsigned thread, std::uint64_t session_id, std::string_view reason, time_point detected,
-              std::optional<time_point> last_heard) {
-    char line[160];
+              std::optional<time_point> last_heard, std::string_view kind = "close") {
     char heard[24] = "-";
     if (last_heard) std::snprintf(heard, sizeof heard, "%" PRId64, monotonic_ns(*last_heard));
-    const int n = std::snprintf(line, sizeof line, "close %016" PRIx64 " %.*s %" PRId64 " %s\n", session_id,
-                                static_cast<int>(reason.size()), reason.data(), monotonic_ns(detected), heard);
+    record_line(thread, kind, session_id, reason, detected, heard);
+  }
+
+  /// The worker thread `thread` only: "<kind> <id> <what> <ns> <last>".
+  void record_line(unsigned thread, std::string_view kind, std::uint64_t session_id, std::string_view what,
+                   time_point at, std::string_view last) {
+    char line[192];
+    const int n = std::snprintf(line, sizeof line, "%.*s %016" PRIx64 " %.*s %" PRId64 " %.*s\n",
+                                static_cast<int>(kind.size()), kind.data(), session_id, static_cast<int>(what.size()),
+                                what.data(), monotonic_ns(at), static_cast<int>(last.size()), last.data());
     auto& s = slots_[std::min(thread, threads_ - 1)];
     std::lock_guard lock(s.mutex);
     s.pending.append(line, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof line) - 1)));
@@ -199,11 +211,18 @@ struct running_server {
 };
 
 void print_stats_line(std::FILE* out, time_point now, std::uint64_t open, std::uint64_t in, std::uint64_t sent,
-                      std::uint64_t beats, long timer_late_max_ms = -1, const game_stream* stream = nullptr) {
+                      std::uint64_t beats, long timer_late_max_ms = -1, const game_stream* stream = nullptr,
+                      const lifeline::session_stats* resume = nullptr) {
   std::fprintf(out, "stats %" PRId64 " open=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " heartbeats_out=%" PRIu64,
                monotonic_ns(now), open, in, sent, beats);
   if (timer_late_max_ms >= 0) std::fprintf(out, " timer_late_max_ms=%ld", timer_late_max_ms);
   if (stream != nullptr) std::fprintf(out, " stream_queue_full=%" PRIu64, stream->refused_as_queue_full());
+  if (resume != nullptr)
+    std::fprintf(out,
+                 " lingering=%" PRIu64 " transports_lost=%" PRIu64 " resumed=%" PRIu64 " resumed_state_lost=%" PRIu64
+                 " takeovers=%" PRIu64 " resumes_refused=%" PRIu64 " replayed=%" PRIu64,
+                 resume->sessions_lingering, resume->transports_lost, resume->resumed, resume->resumed_state_lost,
+                 resume->takeovers, resume->resumes_refused, resume->replayed_frames);
   std::fputc('\n', out);
 }
 
@@ -219,6 +238,7 @@ int main(int argc, char** argv) {
   long write_stall_ms = 0;  // 0: the library's default
   std::size_t stream_bytes = 0;
   long stream_interval_ms = 50;
+  long resume_grace_ms = 0;
   std::string events_path;
   const std::map<std::string, strategy> strategies{{"lifeline", strategy::lifeline},
                                                    {"keepalive", strategy::keepalive},
@@ -262,11 +282,20 @@ int main(int argc, char** argv) {
   app.add_option("--stream-interval-ms", stream_interval_ms, "the game tick of --stream-bytes")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--resume-grace-ms", resume_grace_ms,
+                 "lifeline: liveness.resume.grace, a session whose transport dies is kept this long for the client to "
+                 "resume (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--events", events_path, "file that gets one line per closed session")->required();
   CLI11_PARSE(app, argc, argv);
   const strategy chosen = strategies.at(strategy_name);
   if (stream_bytes > 0 && chosen != strategy::lifeline && chosen != strategy::keepalive) {
     std::fprintf(stderr, "lifeline_bench_server: --stream-bytes: only the lifeline and keepalive strategies stream\n");
+    return 2;
+  }
+  if (resume_grace_ms > 0 && chosen != strategy::lifeline) {
+    std::fprintf(stderr, "lifeline_bench_server: --resume-grace-ms: only the lifeline strategy resumes\n");
     return 2;
   }
   if (dead_after_ms <= heartbeat_ms) {
@@ -281,6 +310,7 @@ int main(int argc, char** argv) {
   liveness.wheel_tick = std::chrono::milliseconds{wheel_tick_ms};
   if (server_heartbeat_ms > 0) liveness.server_heartbeat_interval = std::chrono::milliseconds{server_heartbeat_ms};
   if (write_stall_ms > 0) liveness.write_stall_timeout = std::chrono::milliseconds{write_stall_ms};
+  liveness.resume.grace = std::chrono::milliseconds{resume_grace_ms};
 
   // SIGTERM and SIGINT are taken by the main thread with sigtimedwait(); blocked here,
   // before any thread starts, so that every thread inherits the mask and none is
@@ -337,6 +367,17 @@ int main(int argc, char** argv) {
                 log.record(id.shard(), id.value, lifeline::to_string(why.reason), clock::now(), why.last_heard);
               },
       };
+      if (resume_grace_ms > 0) {
+        handlers.on_transport_lost = [&log](lifeline::session_id id, lifeline::close_info cause) {
+          log.record(id.shard(), id.value, lifeline::to_string(cause.reason), clock::now(), cause.last_heard,
+                     "transport_lost");
+        };
+        handlers.on_resumed = [&log](lifeline::session_id id, lifeline::resumed_info how) {
+          const char* what = how.takeover ? (how.state_lost ? "takeover_state_lost" : "takeover")
+                                          : (how.state_lost ? "state_lost" : "resumed");
+          log.record_line(id.shard(), "resumed", id.value, what, clock::now(), std::to_string(how.replayed));
+        };
+      }
       const auto sessions = std::make_shared<open_sessions>();  // the handlers' own, for as long as they live
       if (stream_bytes > 0) {
         handlers.on_opened = [sessions](lifeline::session_id id) { sessions->opened(id); };
@@ -358,7 +399,7 @@ int main(int argc, char** argv) {
         print_stats_line(out, now, s.sessions_open, s.bytes_received, s.bytes_sent, s.heartbeats_sent,
                          // The histogram stops at 1 s; a longer stall is in longest_loop_stall.
                          static_cast<long>(std::max(s.deadline_timer_lateness.quantile(1.0), s.longest_loop_stall).count()),
-                         stream.get());
+                         stream.get(), resume_grace_ms > 0 ? &s : nullptr);
       };
       server.stop = [&] {
         if (stream) stream->stop();  // no more sends; the sessions still close, and leave the set

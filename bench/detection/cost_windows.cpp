@@ -38,12 +38,13 @@ std::map<std::string, steady_cost> measure_costs_side_by_side(const settings& s)
     for (std::size_t p = 0, assigned = 0; p < processes; ++p) {
       const std::size_t n = (p + 1 == processes) ? s.sessions - assigned : s.sessions / processes;
       assigned += n;
-      up.loads.push_back(std::make_unique<child_process>(std::vector<std::string>{
+      std::vector<std::string> argv{
           s.bin_dir + "/lifeline_loadgen", "--address", "127.0.0.1", "--port", port, "--sessions", std::to_string(n),
           "--live-address", source, "--heartbeat-ms", std::to_string(s.heartbeat_ms), "--dead-after-ms",
           std::to_string(s.dead_after_ms), "--echo-ms", "0", "--jitter-ms", std::to_string(s.jitter_ms), "--loss",
-          std::to_string(s.loss), "--seed", std::to_string(s.seed)},
-          s.loadgen_nice));
+          std::to_string(s.loss), "--seed", std::to_string(s.seed)};
+      if (up.strategy == "lifeline_resume") argv.emplace_back("--resume");  // acks what it receives
+      up.loads.push_back(std::make_unique<child_process>(argv, s.loadgen_nice));
     }
   }
   std::vector<server_process*> all;

@@ -39,17 +39,25 @@
 // --stream-interval-ms, --write-stall-ms, --server-threads, --server-processes, --waves,
 // --wave-spread-ms, --seed, --steady-seconds, --keepalive-idle-s, --keepalive-interval-s,
 // --keepalive-count, --loadgen-nice, --cost-windows, --sessions-per-loadgen, --jitter-ms,
-// --loss, --server-pause-ms P, --out, --bin-dir, --check. A refused value exits 2 before
+// --loss, --server-pause-ms P, --resume-grace-ms, --reconnect-after-ms, --reconnect-spread-ms,
+// --resume-stream-ms, --out, --bin-dir, --check.
+//
+// Resume (--reconnect-after-ms D[,D2...], faults reset and blackholed): instead of the
+// strategies, the resume scenario (resume_scenario.hpp) once per D. The strategy
+// lifeline_resume (lifeline with --resume-grace-ms) may also run beside the others in a
+// plain run, to set its steady cost and detection against lifeline's. A refused value exits 2 before
 // any work starts; 77 means this machine cannot run what was asked (ctest: skipped).
 //
 // The files, one concept each: driver_settings (flags), proc_readings (clock and /proc),
 // server_processes (the servers, their stats, who holds which client), fault_injection
 // (waves, private namespace, nftables), cost_windows (steady cost side by side),
-// run_strategy (one strategy's run and its result), report (table, JSON, CSV, plot).
+// run_strategy (one strategy's run and its result), report (table, JSON, CSV, plot),
+// resume_scenario (the resume scenario, its table and JSON).
 #include "cost_windows.hpp"
 #include "driver_settings.hpp"
 #include "fault_injection.hpp"
 #include "report.hpp"
+#include "resume_scenario.hpp"
 #include "run_strategy.hpp"
 
 #include <cmath>
@@ -93,6 +101,12 @@ int main(int argc, char** argv) {
     }
     auto run = s;
     run.bin_dir = fs::absolute(links).string();
+    if (!s.reconnect_after_ms.empty()) {  // the resume scenario, one run per D
+      std::vector<resume_result> resumes;
+      for (const long d : s.reconnect_after_ms) resumes.push_back(run_resume_scenario(run, d, doomed));
+      report_resume(s, resumes);
+      return s.check && !resume_check_passes(s, resumes) ? 1 : 0;
+    }
     std::map<std::string, steady_cost> costs;
     if (s.cost_windows > 0) costs = measure_costs_side_by_side(run);
     for (const auto& strategy : s.strategies) results.push_back(run_strategy(run, strategy, doomed));

@@ -54,8 +54,8 @@ std::optional<int> read_settings(int argc, char** argv, settings& s) {
       ->capture_default_str();
   app.add_option("--kill-share", s.kill_share, "share K/N of sessions killed (at once, or over the waves)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  app.add_option("--fault", s.fault, "hung, closed, rebooted, stalled, blackholed, unreachable")
-      ->check(CLI::IsMember({"hung", "closed", "rebooted", "stalled", "blackholed", "unreachable"}))
+  app.add_option("--fault", s.fault, "hung, closed, rebooted, stalled, blackholed, unreachable, reset (an RST from the peer)")
+      ->check(CLI::IsMember({"hung", "closed", "rebooted", "stalled", "blackholed", "unreachable", "reset"}))
       ->capture_default_str();
   app.add_option("--heartbeat-ms", s.heartbeat_ms, "heartbeat interval H")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--dead-after-ms", s.dead_after_ms, "dead-after timeout T")->check(CLI::PositiveNumber)->capture_default_str();
@@ -128,6 +128,26 @@ std::optional<int> read_settings(int argc, char** argv, settings& s) {
                  "whole span, and each strategy's max detection is set against T + P + H (0: no pause)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--resume-grace-ms", s.resume_grace_ms,
+                 "strategy lifeline_resume: liveness.resume.grace, how long a session outlives its transport")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--reconnect-after-ms", s.reconnect_after_ms,
+                 "the resume scenario (--fault reset, blackholed or unreachable): the killed sessions dial again D ms "
+                 "after the "
+                 "fault and resume, one run per D given (e.g. 1000,9000: below and above the grace)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--reconnect-spread-ms", s.reconnect_spread_ms,
+                 "resume scenario: each session's reconnect a further uniform 0..S ms later, as clients do not all "
+                 "come back in the same millisecond")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--resume-stream-ms", s.resume_stream_ms,
+                 "resume scenario: every killed session sends a numbered message this often, echoed by the server, "
+                 "and every one must come back exactly once and in order (0: none, to time resumes alone)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--out", s.out_dir, "directory for JSON, CSV, plot")->capture_default_str();
   app.add_option("--bin-dir", s.bin_dir, "build directory holding bench/ and tools/")->capture_default_str();
   app.add_flag("--check", s.check,
@@ -142,6 +162,18 @@ std::optional<int> read_settings(int argc, char** argv, settings& s) {
     return code == 0 ? 0 : 2;
   }
   s.wave_spread_ms = wave_spread_ms.value_or(s.heartbeat_ms);
+  if (!s.reconnect_after_ms.empty()) {
+    const auto refuse = [](const char* why) {
+      std::fprintf(stderr, "lifeline_detection_bench: --reconnect-after-ms: %s\n", why);
+      return 2;
+    };
+    if (s.fault != "reset" && s.fault != "blackholed" && s.fault != "unreachable")
+      return refuse("the resume scenario takes --fault reset, blackholed or unreachable");
+    if (s.waves != 1 || s.server_processes != 1 || s.server_pause_ms != 0)
+      return refuse("the resume scenario runs one server process, one wave, no pause");
+    s.strategies = {"lifeline_resume"};
+    s.cost_windows = 0;
+  }
   // A peer that stops reading is found only through what the server writes to it: the
   // beats alone take minutes to fill a window, so the stalled fault brings a game stream.
   s.stream_bytes = stream_bytes.value_or(0);

@@ -49,6 +49,13 @@ struct settings {
   std::string out_dir = "detection-results";
   std::string bin_dir;
   bool check = false;
+  // Resume (resume_scenario.hpp). The strategy lifeline_resume is lifeline with
+  // liveness.resume.grace = resume_grace_ms; with reconnect_after_ms given, the run is the
+  // resume scenario: the killed sessions come back after each D in turn.
+  long resume_grace_ms = 5000;
+  std::vector<long> reconnect_after_ms;  // empty: no resume scenario
+  long reconnect_spread_ms = 1000;
+  long resume_stream_ms = 500;
 };
 
 /// Parses and checks the command line into `s` and settles what depends on the machine, with

@@ -57,6 +57,7 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
         std::to_string(s.loss), "--seed", std::to_string(s.seed), "--report", reports.back().string()};
     // Only the packet filter needs a wave's sessions on an address of their own.
     if (filtered) argv.insert(argv.end(), {"--doomed-groups", std::to_string(s.waves)});
+    if (strategy == "lifeline_resume") argv.emplace_back("--resume");  // acks what it receives
     loads.push_back(std::make_unique<child_process>(argv, s.loadgen_nice));
   }
   std::printf("[%s] opening %zu sessions from %zu load process(es)...\n", strategy.c_str(), s.sessions, processes);
@@ -263,14 +264,18 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
     r.waves[w].offset_ms = static_cast<double>(instants[w] - first_instant) / 1e6;
   for (const auto& [key, kill] : killed) ++r.waves[kill.wave].killed;
   std::set<session_key> false_kills = lost_live;
+  std::set<session_key> detected_once;
   for (std::size_t i = 0; i < servers.size(); ++i) {
     std::ifstream events(servers[i].events);
     for (std::string kind; events >> kind;) {
       std::string id, reason, last_heard;
       ns_t detected = 0;
       events >> id >> reason >> detected >> last_heard;
-      if (kind != "close") continue;
+      // With resume on, the server detects a death when the session starts lingering
+      // (transport_lost); the close after its grace is the same death, not another.
+      if (kind != "close" && kind != "transport_lost") continue;
       const session_key key{i, id};
+      if (!detected_once.insert(key).second) continue;
       const auto doomed = killed.find(key);
       if (doomed == killed.end()) {
         if (detected < window_end) false_kills.insert(key);

@@ -118,8 +118,11 @@ std::vector<server_process> start_servers(const settings& s, const std::string& 
     server.events = fs::path(s.out_dir) / (servers.size() == 1 ? tag + ".events"
                                                                : tag + ".server" + std::to_string(i) + ".events");
     fs::remove(server.events);
+    // lifeline_resume is lifeline with sessions kept for resume.
+    const bool resume = strategy == "lifeline_resume";
     server.process = std::make_unique<child_process>(std::vector<std::string>{
-        s.bin_dir + "/lifeline_bench_server", "--strategy", strategy, "--address", "127.0.0.1", "--port", port,
+        s.bin_dir + "/lifeline_bench_server", "--strategy", resume ? "lifeline" : strategy, "--resume-grace-ms",
+        resume ? std::to_string(s.resume_grace_ms) : "0", "--address", "127.0.0.1", "--port", port,
         "--threads", std::to_string(s.server_threads), "--heartbeat-ms", std::to_string(s.heartbeat_ms),
         "--dead-after-ms", std::to_string(s.dead_after_ms), "--server-heartbeat-ms",
         std::to_string(s.server_heartbeat_ms), "--keepalive-idle-s", std::to_string(s.keepalive_idle_s),

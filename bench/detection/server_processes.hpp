@@ -18,9 +18,11 @@
 #include "driver_settings.hpp"
 #include "proc_readings.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -35,6 +37,9 @@ struct server_counters {
   std::size_t open = 0;
   double timer_late_max_ms = NAN;  // lifeline strategies: the deadline timer's worst wake-up delay so far
   std::uint64_t stream_refused = 0;  // with a game stream: messages send() refused as queue_full
+  // lifeline_resume: sessions lingering now and at most so far, and the resume counters.
+  std::size_t lingering = 0, lingering_max = 0;
+  std::uint64_t resumed = 0, resumed_state_lost = 0, takeovers = 0, resumes_refused = 0, replayed = 0;
   void take(const std::string& line) {
     if (line.rfind("stats ", 0) != 0) return;
     double in = 0, out = 0;
@@ -45,6 +50,16 @@ struct server_counters {
       timer_late_max_ms = std::stod(line.substr(p + 18));
     if (const auto p = line.find("stream_queue_full="); p != std::string::npos)
       stream_refused = std::stoull(line.substr(p + 18));
+    const auto count = [&line](const char* name, auto& into) {
+      if (const auto p = line.find(name); p != std::string::npos) into = std::stoull(line.substr(p + std::strlen(name)));
+    };
+    count(" lingering=", lingering);
+    lingering_max = std::max(lingering_max, lingering);
+    count(" resumed=", resumed);
+    count(" resumed_state_lost=", resumed_state_lost);
+    count(" takeovers=", takeovers);
+    count(" resumes_refused=", resumes_refused);
+    count(" replayed=", replayed);
     bytes = in + out;
   }
 };

@@ -1,4 +1,5 @@
-// tools/loadgen/client_session.cpp — one client session: connect, handshake, frames, beats, its end (load_generator.hpp).
+// tools/loadgen/client_session.cpp — one client session: connect, handshake, frames, beats,
+// its end (load_generator.hpp).
 #include "load_generator.hpp"
 
 namespace lifeline::loadgen {
@@ -22,8 +23,9 @@ bool load_generator::bind_source(int fd, sockaddr_in source, std::uint16_t& curs
 }
 
 // A doomed session's group, as the header defines it: the largest g with K*g/G <= index.
+// Dialling again to resume, every session comes from the live address.
 sockaddr_in load_generator::source_of(const session& s) const {
-  if (!s.doomed) return live_source_;
+  if (!s.doomed || s.reconnecting) return live_source_;
   const std::uint64_t groups = options_.doomed_groups, doomed = options_.doomed;
   const std::uint64_t group = std::min(groups - 1, ((std::uint64_t{s.index} + 1) * groups - 1) / doomed);
   sockaddr_in source = doomed_source_;
@@ -36,7 +38,7 @@ void load_generator::start_connect(session& s, time_point now) {
   if (s.fd < 0) return fail(s, "socket:" + errno_name(errno));
   const int one = 1;
   ::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (s.doomed && options_.fault == fault_kind::stalled) {
+  if (s.doomed && options_.fault == fault_kind::stalled && !s.reconnecting) {
     // As small a receive buffer as the kernel allows, set before connecting, so that the
     // window it advertises is small from the start and closes a few KB after the session
     // stops reading. Shrunk on a live connection instead, the kernel drops segments inside
@@ -68,7 +70,10 @@ void load_generator::on_connect_done(session& s, time_point now) {
   if (error != 0) return fail(s, "connect:" + errno_name(error));
   s.state = session_state::handshaking;
   set_interest(s, EPOLLIN);
-  send_frame(s, lifeline::hello_frame{.heartbeat_interval = options_.heartbeat_interval, .dead_after = options_.dead_after},
+  send_frame(s,
+             s.reconnecting ? resume_hello(s)
+                            : lifeline::hello_frame{.heartbeat_interval = options_.heartbeat_interval,
+                                                    .dead_after = options_.dead_after},
              now);
 }
 
@@ -98,12 +103,19 @@ void load_generator::handle_frame(session& s, const lifeline::frame& f, time_poi
     // Echoed in our next beat, as lifeline does, so the server can measure the RTT.
     s.peer_sent_at = beat->sent_at;
     s.peer_beat_received = now;
+    note_ack(s, beat->ack);
   } else if (const auto* data = std::get_if<lifeline::data_frame>(&f)) {
+    ++s.received;
+    note_ack(s, data->ack);
     on_data(s, data->payload, now);
   } else if (const auto* welcome = std::get_if<lifeline::welcome_frame>(&f)) {
-    if (s.state == session_state::handshaking) on_welcome(s, *welcome, now);
+    if (s.state != session_state::handshaking) return;
+    if (s.reconnecting) return on_resumed(s, *welcome, now);
+    on_welcome(s, *welcome, now);
   } else if (const auto* close = std::get_if<lifeline::close_frame>(&f)) {
-    peer_ended(s, "close:" + std::string(to_string(close->code)), now);
+    // A refused resume names why in the detail: a resume_error's name, one word.
+    const bool refused = close->code == lifeline::close_code::resume_rejected && !close->detail.empty();
+    peer_ended(s, "close:" + std::string(to_string(close->code)) + (refused ? ":" + std::string(close->detail) : ""), now);
   }
 }
 
@@ -121,6 +133,7 @@ void load_generator::on_welcome(session& s, const lifeline::welcome_frame& w, ti
   }
   s.state = session_state::open;
   --in_flight_;
+  keep_token(s, w);
   schedule_beat(s, now);
 }
 
@@ -167,7 +180,7 @@ void load_generator::send_beat(session& s, time_point now) {
                         ? microseconds{0}
                         : std::chrono::duration_cast<microseconds>(now - s.peer_beat_received);
   if (send_frame(s, lifeline::beat_frame{.sent_at = lifeline::to_wire_timestamp(now), .echo_of_peer = s.peer_sent_at,
-                                         .held_for = held},
+                                         .held_for = held, .ack = ack_to_send(s)},
                  now))
     ++beats_sent_;
 }
@@ -185,8 +198,10 @@ void load_generator::on_session_deadline(session& s, time_point now) {
     case session_state::connecting:
     case session_state::handshaking:
       return fail(s, s.state == session_state::connecting ? "connect:timeout" : "handshake:timeout");
-    case session_state::open:
     case session_state::faulted:
+      if (s.reconnecting) return redial(s, now);  // the reconnect's time (faults.cpp)
+      [[fallthrough]];
+    case session_state::open:
       if (!s.sending || s.fd < 0) return;
       if (now < s.last_sent + s.beat_delay) {
         wheel_.schedule_at(s.deadline, s.last_sent + s.beat_delay);
@@ -232,6 +247,12 @@ void load_generator::peer_ended(session& s, std::string how, time_point now) {
       break;
     case session_state::faulted:
       ++doomed_ended_by_server_;
+      if (s.reconnecting && s.fd >= 0) {  // its socket goes; its reconnect stays due
+        ::close(s.fd);
+        s.fd = -1;
+        s.interest = 0;
+        return;
+      }
       break;
     case session_state::waiting:
     case session_state::ended:
@@ -242,6 +263,7 @@ void load_generator::peer_ended(session& s, std::string how, time_point now) {
 
 void load_generator::fail(session& s, std::string why) {
   if (s.state == session_state::connecting || s.state == session_state::handshaking) --in_flight_;
+  if (s.reconnecting) return record_unresumed(s, std::move(why), steady::now());
   ++failed_;
   ++failure_reasons_[why];
   close_socket(s);

@@ -16,7 +16,7 @@ void load_generator::probe_echo(time_point now) {
     const echo_probe probe{.sent_ns = monotonic_ns(now), .magic = echo_probe::tag};
     std::array<std::byte, sizeof probe> payload{};
     std::memcpy(payload.data(), &probe, sizeof probe);
-    if (send_frame(s, lifeline::data_frame{.payload = payload}, now)) {
+    if (send_data(s, payload, now)) {
       ++echoes_sent_;
       echo_session_ = &s;
       echo_in_flight_ = true;
@@ -25,7 +25,8 @@ void load_generator::probe_echo(time_point now) {
   }
 }
 
-void load_generator::on_data(session&, std::span<const std::byte> payload, time_point now) {
+void load_generator::on_data(session& s, std::span<const std::byte> payload, time_point now) {
+  if (on_stream_echo(s, payload)) return;
   echo_probe probe{};
   if (payload.size() != sizeof probe) return;
   std::memcpy(&probe, payload.data(), sizeof probe);

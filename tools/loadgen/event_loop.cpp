@@ -87,6 +87,7 @@ int load_generator::run() {
     wheel_.advance(now);
     announce_ready_when_settled(now);
     if (ready_ && now >= next_echo_at_) probe_echo(now);
+    if (ready_ && now >= next_stream_at_) pace_stream(now);
     run_commands(now);
     if (stopping_) break;
 
@@ -110,6 +111,7 @@ int load_generator::run() {
     }
   }
 
+  tally_stream();
   close_all();
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -169,7 +171,7 @@ void load_generator::pace_connects(time_point now) {
 time_point load_generator::next_wakeup(time_point now) const {
   auto wake = wheel_.next_wakeup();
   if (next_to_start_ < sessions_.size() && in_flight_ < in_flight_cap_) wake = std::min(wake, next_connect_at_);
-  if (ready_) wake = std::min(wake, next_echo_at_);
+  if (ready_) wake = std::min({wake, next_echo_at_, quiet_ ? time_point::max() : next_stream_at_});
   if (!commands_.empty()) {
     const auto& next = commands_.front();
     wake = std::min(wake, next.what == command::kind::kill ? next.at - kill_lead : now);
@@ -206,6 +208,11 @@ void load_generator::announce_ready_when_settled(time_point now) {
                reasons.c_str());
   print_line("READY " + std::to_string(open) + " " + std::to_string(failed_));
   if (options_.echo_interval.count() > 0) next_echo_at_ = now + options_.echo_interval;
+  if (options_.stream_interval.count() > 0 && options_.doomed > 0) {
+    stream_spacing_ = std::chrono::duration_cast<steady::duration>(options_.stream_interval) /
+                      static_cast<steady::rep>(options_.doomed);
+    next_stream_at_ = now + stream_spacing_;
+  }
 
   // Commands are read only now: the driver speaks after READY.
   epoll_event event{};

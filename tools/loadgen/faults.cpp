@@ -1,4 +1,5 @@
-// tools/loadgen/faults.cpp — the driver's commands and the faults they apply (load_generator.hpp).
+// tools/loadgen/faults.cpp — the driver's commands and the faults they apply
+// (load_generator.hpp).
 #include "load_generator.hpp"
 
 namespace lifeline::loadgen {
@@ -31,6 +32,10 @@ void load_generator::parse_command(std::string_view line) {
     commands_.push_back({command::kind::stop});
     return;
   }
+  if (line == "QUIET") {
+    commands_.push_back({command::kind::quiet});
+    return;
+  }
   if (line.starts_with("KILL ")) {
     const auto* const last = line.data() + line.size();
     const auto skip_blanks = [last](const char* p) {
@@ -47,7 +52,7 @@ void load_generator::parse_command(std::string_view line) {
       return;
     }
   }
-  std::fprintf(stderr, "lifeline_loadgen: error: unknown command '%.*s' (KILL <ns> [count] or STOP)\n",
+  std::fprintf(stderr, "lifeline_loadgen: error: unknown command '%.*s' (KILL <ns> [count], QUIET or STOP)\n",
                static_cast<int>(line.size()), line.data());
 }
 
@@ -58,6 +63,11 @@ void load_generator::run_commands(time_point now) {
       commands_.clear();
       stopping_ = true;
       return;
+    }
+    if (next.what == command::kind::quiet) {
+      commands_.pop_front();
+      quiet_ = true;
+      continue;
     }
     if (now < next.at - kill_lead) return;  // the loop wakes kill_lead early
     spin_until(next.at);
@@ -122,6 +132,13 @@ bool load_generator::apply_fault(session& s, time_point now) {
       close_socket(s);
       return true;
     }
+    case fault_kind::reset: {
+      // An RST now: the server hears of it at once, as from a client whose stack gave up.
+      const linger abort_on_close{.l_onoff = 1, .l_linger = 0};
+      ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+      close_socket(s);
+      break;
+    }
     case fault_kind::stalled: {
       // Never read again (the receive buffer was made small before connecting), so the
       // window closes and the server's writes back up; the beats go on, so only the write
@@ -133,6 +150,10 @@ bool load_generator::apply_fault(session& s, time_point now) {
   }
   s.killed_at = now;
   s.state = session_state::faulted;
+  if (options_.reconnect_after && !s.token.empty()) {  // back after D (+ spread), to resume
+    s.reconnecting = true;
+    wheel_.schedule_at(s.deadline, now + *options_.reconnect_after + microseconds{reconnect_spread_us_(rng_)});
+  }
   return true;
 }
 

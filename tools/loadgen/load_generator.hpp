@@ -56,14 +56,33 @@
 //   lifeline_loadgen --port 7777 --sessions 10000 --doomed 1000 --fault hung --report r.txt
 //   (driver) reads "READY 10000 0", writes "KILL <now + 5 ms>", reads "KILLED 1000",
 //   waits for the server's verdicts, writes "STOP", reads "DONE", parses r.txt.
+//   In two waves instead: "KILL <t1> 500", "KILL <t2> 500"; reads "KILLED 500" twice.
+//
+// Resume (--resume, resume_client.cpp). Sessions speak version 2 as lifeline's connector
+// does, but written here from WIRE_FORMAT.md, not taken from the library: they keep the
+// welcome's token, count the data frames each way, ack the count on their next beat or
+// data frame when it changed, and keep their own data frames until the server acks them.
+// With --reconnect-after-ms D (faults reset, blackholed, unreachable) a killed doomed session
+// dials again D ms (+ a uniform 0..--reconnect-spread-ms) after its kill, from --live-address
+// (a filtered session's own address is cut off; its old socket is reset then, into the
+// filter), presents its token, and replays what the server has not received. With
+// --stream-ms M every doomed session sends a numbered 16-byte message each M ms, spread
+// evenly, kept for replay while it is cut off; the server echoes each, and the echoes
+// must come back exactly once and in order. More lines then:
+//   stdin   QUIET                   no new stream message from now on (the driver waits a
+//                                   moment for the last echoes, then sends STOP)
+//   report  resumed <server session id> <dialled ns> <welcomed ns> <state_lost 0|1> <source>
+//           unresumed <server session id> <ns> <why> <source>   (why: close:<code>[:<detail>],
+//                                   eof, reset, connect:<errno>, timeout, ...)
+//   summary ... stream_sent=<n> stream_echoed=<n> stream_missing=<n> stream_duplicated=<n>
+//           stream_ended=<n>        (missing: echoes skipped or never back, of sessions open
+//                                   at STOP; ended: sent by sessions that did not resume)
 //
 // The files, one concept each: load_generator.hpp (options, a session, the generator),
 // event_loop.cpp (set-up and the loop), client_session.cpp (connect, handshake, frames,
 // beats), echo_probes.cpp, faults.cpp (commands and faults), report.cpp (the end),
 // main.cpp (flags).
 #pragma once
-
-//   In two waves instead: "KILL <t1> 500", "KILL <t2> 500"; reads "KILLED 500" twice.
 #include <lifeline/frame.hpp>
 #include <lifeline/frame_decoder.hpp>
 #include <lifeline/frame_encoder.hpp>
@@ -129,8 +148,9 @@ inline void spin_until(time_point t) noexcept {
 
 
 /// DESIGN.md §4. The packet-filter kinds (blackholed, unreachable) are applied by the
-/// driver; here they only silence the doomed sessions and stamp the kill.
-enum class fault_kind { hung, closed, rebooted, stalled, blackholed, unreachable };
+/// driver; here they only silence the doomed sessions and stamp the kill. reset closes
+/// abortively (an RST now), as a client whose network stack gives up on the connection.
+enum class fault_kind { hung, closed, rebooted, stalled, blackholed, unreachable, reset };
 
 [[nodiscard]] inline fault_kind parse_fault(const std::string& name) {
   if (name == "hung") return fault_kind::hung;
@@ -138,6 +158,7 @@ enum class fault_kind { hung, closed, rebooted, stalled, blackholed, unreachable
   if (name == "rebooted") return fault_kind::rebooted;
   if (name == "stalled") return fault_kind::stalled;
   if (name == "blackholed") return fault_kind::blackholed;
+  if (name == "reset") return fault_kind::reset;
   return fault_kind::unreachable;
 }
 
@@ -158,6 +179,14 @@ struct options {
   std::string report_path;
   double connect_rate = 2000.0;          // connects started per second
   milliseconds open_timeout{10'000};     // connect + hello/welcome
+  // Resume (resume_client.cpp): with resume on, sessions keep the welcome's token and count,
+  // ack and keep their data frames; a killed doomed session dials again reconnect_after
+  // (+ a uniform 0..reconnect_spread) after its kill and resumes; every doomed session
+  // sends a numbered message each stream_interval, which the server echoes.
+  bool resume = false;
+  std::optional<milliseconds> reconnect_after;
+  milliseconds reconnect_spread{0};
+  milliseconds stream_interval{0};
   std::uint64_t seed = 1;
 };
 
@@ -201,6 +230,21 @@ struct session {
   sockaddr_in source{};              // our end of the connection, for the report
   std::vector<std::byte> unsent;     // bytes the socket did not take yet; usually empty
   lifeline::frame_decoder decoder;
+
+  // Resume (--resume). Data frames are numbered 1, 2, ... each way, across connections.
+  std::vector<std::byte> token;      // the last welcome's; empty: the server offers no resume
+  std::uint32_t received = 0;        // data frames received in this session
+  std::uint32_t ack_sent = 0;        // the count our last ack carried
+  std::uint32_t sent = 0;            // data frames sent (or kept to send) in this session
+  std::uint32_t peer_received = 0;   // the server's ack: it has our frames up to this one
+  std::deque<std::array<std::byte, 16>> unacked;  // our frames peer_received + 1 .. sent
+  bool reconnecting = false;         // dialling again, or waiting to, to resume
+  time_point redial_started{};       // the new connection's connect()
+  // The stream check: our numbered messages as the server echoes them back.
+  std::uint64_t stream_sent = 0;     // numbered 1, 2, ...
+  std::uint64_t stream_next = 1;     // the echo expected next
+  std::uint64_t stream_missing = 0;  // numbers skipped by an echo: lost one way or the other
+  std::uint64_t stream_duplicated = 0;
   lifeline::timer_entry deadline = lifeline::timer_entry::calling<&session::on_deadline>(this);
 };
 
@@ -224,7 +268,7 @@ struct echo_sample {
 };
 
 struct command {
-  enum class kind { kill, stop } what;
+  enum class kind { kill, quiet, stop } what;
   time_point at{};
   std::size_t count = std::numeric_limits<std::size_t>::max();  // doomed sessions a kill reaches
 };
@@ -240,7 +284,8 @@ class load_generator {
         rng_(options_.seed),
         jitter_us_(0, std::chrono::duration_cast<microseconds>(options_.jitter).count()),
         loss_(options_.loss),
-        read_buffer_(64 * 1024) {}
+        read_buffer_(64 * 1024),
+        reconnect_spread_us_(0, std::chrono::duration_cast<microseconds>(options_.reconnect_spread).count()) {}
 
   load_generator(const load_generator&) = delete;
   load_generator& operator=(const load_generator&) = delete;
@@ -282,6 +327,17 @@ class load_generator {
   // --- echo probes ---
   void probe_echo(time_point now);
   void on_data(session& s, std::span<const std::byte> payload, time_point now);
+  // --- resume (resume_client.cpp) ---
+  bool send_data(session& s, std::span<const std::byte, 16> payload, time_point now);
+  [[nodiscard]] std::uint32_t ack_to_send(session& s) noexcept;
+  void note_ack(session& s, std::uint32_t ack) noexcept;
+  void keep_token(session& s, const lifeline::welcome_frame& w);
+  void redial(session& s, time_point now);
+  [[nodiscard]] lifeline::hello_frame resume_hello(const session& s) const;
+  void on_resumed(session& s, const lifeline::welcome_frame& w, time_point now);
+  void record_unresumed(session& s, std::string why, time_point now);
+  void pace_stream(time_point now);
+  bool on_stream_echo(session& s, std::span<const std::byte> payload);
   // --- commands and faults ---
   void read_commands();
   void parse_command(std::string_view line);
@@ -289,6 +345,7 @@ class load_generator {
   std::size_t apply_fault_to_next_doomed(std::size_t count);
   bool apply_fault(session& s, time_point now);
   // --- the end ---
+  void tally_stream();
   void close_all();
   bool write_report() const;
   void print_line(const std::string& line) const;
@@ -330,6 +387,28 @@ class load_generator {
   time_point next_echo_at_ = time_point::max();
   std::size_t echoes_sent_ = 0;
   session* echo_session_ = nullptr;  // the last probe's session
+
+  // resume and the stream
+  struct resume_record {
+    std::uint32_t index;
+    std::int64_t dialled_ns, welcomed_ns;
+    bool state_lost;
+  };
+  struct unresumed_record {
+    std::uint32_t index;
+    std::int64_t ns;
+    std::string why;
+  };
+  std::vector<resume_record> resumed_;
+  std::vector<unresumed_record> unresumed_;
+  std::uniform_int_distribution<std::int64_t> reconnect_spread_us_;
+  time_point next_stream_at_ = time_point::max();
+  steady::duration stream_spacing_{};
+  std::size_t stream_cursor_ = 0;
+  bool quiet_ = false;               // QUIET: no new stream message
+  struct {
+    std::uint64_t sent = 0, echoed = 0, missing = 0, duplicated = 0, ended = 0;
+  } stream_;
   bool echo_in_flight_ = false;
   bool have_epoll_pwait2_ = true;
   std::size_t beats_sent_ = 0;
@@ -354,6 +433,7 @@ class load_generator {
   static constexpr std::size_t spare_fds = 100;
   static constexpr auto kill_lead = microseconds{200};  // wake this early, then spin
   static constexpr std::size_t max_connects_per_turn = 32;
+  static constexpr std::size_t max_stream_per_turn = 64;
 };
 
 }  // namespace lifeline::loadgen
