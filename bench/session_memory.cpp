@@ -7,9 +7,12 @@
 // object, its decoder, Asio's per-socket reactor state and the slab slot.
 //
 // With --lingering, resume is on (DESIGN.md §10) and the measured batch's connections are
-// then reset: the sessions linger without a socket, and what they still hold is reported
-// per lingering session (RSS with them lingering, less RSS before they were opened; the
-// allocator's and Asio's pools keep what the sockets gave back, so this is an upper bound).
+// then reset: the sessions linger without a socket. What they still hold is counted in the
+// heap: bytes in use with them lingering, less bytes in use once the game has closed them
+// all (and they are reclaimed), per session. RSS cannot show it (the allocator and Asio's
+// pools keep what the sockets and session objects gave back), so the heap is read with
+// mallinfo2(), which sees one arena: with --lingering the process has only one
+// (M_ARENA_MAX = 1, set before any thread starts).
 //
 //   lifeline_session_memory --sessions 5000 [--lingering]
 #include <lifeline/frame_encoder.hpp>
@@ -23,9 +26,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -36,6 +42,12 @@ long resident_bytes() {
   long size = 0, resident = 0;
   statm >> size >> resident;
   return resident * sysconf(_SC_PAGESIZE);
+}
+
+// Heap bytes in use (with one arena, all of them: see the header).
+std::size_t heap_in_use() {
+  const auto info = ::mallinfo2();
+  return info.uordblks + info.hblkhd;
 }
 
 int open_idle_session(std::uint16_t port, std::span<const std::byte> hello) {
@@ -77,17 +89,26 @@ int main(int argc, char** argv) {
     sessions = fd_room;
   }
 
+  if (lingering) ::mallopt(M_ARENA_MAX, 1);
+
   lifeline::server_config config;
   config.listen_address = "127.0.0.1";
   config.worker_threads = 1;
   config.liveness.heartbeat_interval = std::chrono::seconds{1};
   config.liveness.dead_after = std::chrono::seconds{120};  // the idle peers never answer
   if (lingering) config.liveness.resume.grace = std::chrono::minutes{10};
-  std::atomic<std::size_t> opened{0}, lost{0};
+  std::atomic<std::size_t> opened{0}, lost{0}, closed{0};
+  std::mutex lingering_mutex;
+  std::vector<lifeline::session_id> lingering_ids;
   lifeline::server server(config, {.on_opened = [&](lifeline::session_id) { ++opened; },
                                    .on_message = {},
-                                   .on_closed = {},
-                                   .on_transport_lost = [&](lifeline::session_id, lifeline::close_info) { ++lost; }});
+                                   .on_closed = [&](lifeline::session_id, lifeline::close_info) { ++closed; },
+                                   .on_transport_lost =
+                                       [&](lifeline::session_id id, lifeline::close_info) {
+                                         std::lock_guard lock(lingering_mutex);
+                                         lingering_ids.push_back(id);
+                                         ++lost;
+                                       }});
   server.start();
 
   lifeline::frame_encoder encoder;
@@ -132,9 +153,26 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds{100});
     std::this_thread::sleep_for(std::chrono::milliseconds{1500});
     const long lingering_rss = resident_bytes();
-    std::printf("lingering: %zu of %zu; RSS over the state before they were opened: %ld KiB -> %.0f bytes per lingering session\n",
+    const auto heap_lingering = heap_in_use();
+    std::printf("lingering: %zu of %zu; RSS over the state before they were opened: %ld KiB -> %.0f bytes per lingering "
+                "session (an upper bound: pools keep what the sockets gave back)\n",
                 lost.load() - lost_before, measured, (lingering_rss - before) / 1024,
                 static_cast<double>(lingering_rss - before) / static_cast<double>(measured));
+    // The game closes them all; once they are reclaimed, the heap they held is free again.
+    const auto closed_before = closed.load();
+    {
+      std::lock_guard lock(lingering_mutex);
+      for (const auto id : lingering_ids) (void)server.close(id);
+    }
+    for (int waited = 0; closed.load() - closed_before < measured && waited < 100; ++waited)
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    for (int waited = 0; server.stats().total.sessions_open > fds.size() && waited < 100; ++waited)
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});  // reclaimed
+    const auto heap_after = heap_in_use();
+    std::printf("heap held by the %zu lingering sessions (in use with them lingering, less in use once they were "
+                "closed and reclaimed): %zu KiB -> %.0f bytes per lingering session\n",
+                measured, (heap_lingering - heap_after) / 1024,
+                (static_cast<double>(heap_lingering) - static_cast<double>(heap_after)) / static_cast<double>(measured));
   }
   server.stop();
   for (const int fd : fds) ::close(fd);

@@ -115,22 +115,39 @@ session* engine::find_on_this_thread(session_id id) const noexcept {
   return s->find(id);
 }
 
+// A lingering server session is a record in its shard (lingering_session.hpp): its
+// context is kept there; it has no transport, so no round-trip time (0).
+lingering_session* engine::find_lingering_on_this_thread(session_id id) const noexcept {
+  auto* s = shard_of(id);
+  if (s == nullptr || !s->runs_on_this_thread()) return nullptr;
+  return s->find_lingering(id);
+}
+
 std::error_code engine::set_user_context(session_id id, void* context) const {
-  auto* s = find_on_this_thread(id);
-  if (s == nullptr) return session_error::unknown_session;
-  s->user_context = context;
+  if (auto* s = find_on_this_thread(id)) {
+    s->user_context = context;
+  } else if (auto* record = find_lingering_on_this_thread(id)) {
+    record->user_context = context;
+  } else {
+    return session_error::unknown_session;
+  }
   return {};
 }
 
 void* engine::user_context(session_id id) const {
-  auto* s = find_on_this_thread(id);
-  return s ? s->user_context : nullptr;
+  if (auto* s = find_on_this_thread(id)) return s->user_context;
+  if (auto* record = find_lingering_on_this_thread(id)) return record->user_context;
+  return nullptr;
 }
 
 std::error_code engine::round_trip_time(session_id id, std::chrono::microseconds& rtt) const {
-  auto* s = find_on_this_thread(id);
-  if (s == nullptr) return session_error::unknown_session;
-  rtt = s->round_trip_time();
+  if (auto* s = find_on_this_thread(id)) {
+    rtt = s->round_trip_time();
+  } else if (find_lingering_on_this_thread(id) != nullptr) {
+    rtt = std::chrono::microseconds{0};
+  } else {
+    return session_error::unknown_session;
+  }
   return {};
 }
 
@@ -149,7 +166,8 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
     // Queued at once. If that overflows the write queue the session closes right here
     // (its on_closed runs before send returns), which the caller hears as queue_full.
     auto* target = s->find(id);
-    if (target == nullptr || !target->send_message(message, s->now())) return session_error::unknown_session;
+    if (target == nullptr) return s->keep_for_lingering(id, message) ? std::error_code{} : session_error::unknown_session;
+    if (!target->send_message(message, s->now())) return session_error::unknown_session;
     return target->is_open() ? std::error_code{} : make_error_code(session_error::queue_full);
   }
   // Bound what is on its way to one session, from game threads and in its write queue, as
@@ -179,7 +197,7 @@ std::error_code engine::close(session_id id, std::uint16_t app_code, std::string
     close_info why{close_reason::closed_locally, {}};
     why.app_code = app_code;
     why.app_reason = reason;
-    if (auto* target = s->find(id)) target->close_with(why, s->now());
+    if (auto* target = s->wake(id)) target->close_with(why, s->now());
   };
   if (s->runs_on_this_thread()) close_now();
   else asio::post(s->io(), close_now);

@@ -40,6 +40,7 @@ class engine {
 
   // Owning shard's thread only.
   [[nodiscard]] session* find_on_this_thread(session_id id) const noexcept;
+  [[nodiscard]] lingering_session* find_lingering_on_this_thread(session_id id) const noexcept;
   std::error_code set_user_context(session_id id, void* context) const;
   [[nodiscard]] void* user_context(session_id id) const;
   std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;

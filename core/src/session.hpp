@@ -20,6 +20,9 @@
 // resume.grace. A server session resumes when a new connection presents its token (the
 // shard checks it and hands the connection over); a connector's session dials again
 // itself, passing through connecting and handshaking, and lingers again if that fails.
+// A lingering server session does not keep this object: the shard holds a record of it
+// (lingering_session.hpp, about 230 bytes against this object's 568) and wakes a new
+// object, in state lingering, for whatever needs one (resume, grace over, closed, stop).
 // Each transport has a generation: completions of the old socket's waits are ignored.
 //
 // Liveness costs one timer-wheel entry per session. Complete inbound frames only store
@@ -59,6 +62,7 @@
 namespace lifeline::detail {
 
 class shard;
+struct lingering_session;
 
 enum class session_state : std::uint8_t { connecting, handshaking, open, suspect, lingering, closing, closed };
 [[nodiscard]] std::string_view to_string(session_state s) noexcept;
@@ -109,6 +113,15 @@ class session {
   [[nodiscard]] asio::ip::tcp::socket::native_handle_type hand_over_connection();
   /// Refuses a resume asked on this connection (never opened): a close frame naming why.
   void refuse_resume(std::error_code why, time_point now);
+  /// Server, lingering: moves what the session keeps into `record` (lingering_session.hpp)
+  /// and ends this object's part (state closed, nothing scheduled, no slot given back); the
+  /// shard frees it once no Asio handler holds it.
+  void hibernate_into(lingering_session& record);
+  /// A new server session object (no socket) takes `record` back: lingering, as it was.
+  void wake_from(lingering_session& record);
+  /// Lingering: the grace ran out (or the server refused the resume). Ends the session,
+  /// with the cause its transport died of and `lingered`.
+  void expire_lingering(time_point now, std::error_code refused = {});
   /// Bytes read from the socket past the frame being handled (a resume hello must be the
   /// last thing a client sends before the welcome).
   [[nodiscard]] bool is_ipv6() const noexcept {
@@ -228,7 +241,6 @@ class session {
   // session_resume.cpp
   [[nodiscard]] bool may_linger(const close_info& why) const noexcept;
   void enter_lingering(close_info why, time_point now);
-  void expire_lingering(time_point now, std::error_code refused = {});
   void offer_resume(welcome_frame& welcome, const hello_frame& hello, time_point now);
   void accept_resume_offer(const welcome_frame& welcome);
   void on_resumed_welcome(const welcome_frame& welcome, time_point now);

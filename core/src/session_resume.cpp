@@ -13,6 +13,7 @@
 // faster than the old connection died) closes it as superseded.
 #include "session.hpp"
 
+#include "lingering_session.hpp"
 #include "portable_error.hpp"
 #include "resume_token.hpp"
 #include "shard.hpp"
@@ -21,6 +22,7 @@
 #include <lifeline/resume_error.hpp>
 
 #include <algorithm>
+#include <utility>
 
 namespace lifeline::detail {
 namespace {
@@ -93,6 +95,47 @@ void session::enter_lingering(close_info why, time_point now) {
   stage_deadline_ = role_ == session_role::client ? now : resume_->until;
   rearm(now);
   shard_.notify_transport_lost(*this, why);
+  // The game's handler may have closed it; else a server keeps only what it needs.
+  if (state_ == session_state::lingering && role_ == session_role::server) shard_.hibernate(*this);
+}
+
+void session::hibernate_into(lingering_session& record) {
+  record.user_context = user_context;
+  record.charged = std::exchange(charged_, 0);
+  auto& r = *resume_;
+  record.epoch = r.epoch;
+  record.sent = r.sent;
+  record.received = r.received;
+  record.ack_sent = r.ack_sent;
+  record.unconfirmed = r.unconfirmed;
+  record.lost_as = r.lost->reason;
+  record.lost_detail = r.lost->detail;
+  record.last_heard = r.lost->last_heard;
+  record.until = r.until;
+  record.replay = std::move(r.replay);
+  resume_.reset();
+  shard_.cancel(deadline_);
+  state_ = session_state::closed;  // its waits, aborted with the socket, find nothing to do
+}
+
+void session::wake_from(lingering_session& record) {
+  user_context = record.user_context;
+  charged_ = std::exchange(record.charged, 0);
+  state_ = session_state::lingering;
+  opened_ = true;
+  resumable_ = true;
+  peer_times_data_ = true;  // resume is version 2
+  last_heard_ = record.last_heard;
+  auto& r = resume_state();
+  r.epoch = record.epoch;
+  r.sent = record.sent;
+  r.received = record.received;
+  r.ack_sent = record.ack_sent;
+  r.unconfirmed = record.unconfirmed;
+  r.lost = close_info{record.lost_as, record.lost_detail};
+  r.lost->last_heard = record.last_heard;
+  r.until = record.until;
+  r.replay = std::move(record.replay);
 }
 
 // The grace ran out (or the server refused the resume): the session ends, as the game

@@ -55,6 +55,8 @@ shard::shard(engine& owner, unsigned index, session_role role, std::size_t capac
       pending_(std::make_unique<std::atomic<std::size_t>[]>(slots_.capacity())),
       budget_(owner.liveness().buffer_budget / owner.shard_count()) {
   work_.emplace(io_.get_executor());
+  // Only a server's sessions are kept as records while they linger (lingering_session.hpp).
+  if (role_ == session_role::server && owner.liveness().resume.grace.count() > 0) lingering_.resize(slots_.capacity());
 }
 
 shard::~shard() = default;
@@ -156,6 +158,8 @@ void shard::deliver_waiting_sends() {
     if (!engine_.is_running()) continue;  // stop(): what is still waiting is dropped
     if (auto* target = find(m.to))        // it may have closed meanwhile
       target->send_message(delivering_.message(m), t, session::admitted::by_send);
+    else
+      keep_for_lingering(m.to, delivering_.message(m));  // or lost its transport
   }
   if (delivered_ < delivering_.items.size() || inbox_.more_after_drain())
     asio::post(io_, [this] { deliver_waiting_sends(); });  // the rest after the others' turn
@@ -325,6 +329,7 @@ void shard::reclaim_later(session& s) {
 }
 
 void shard::reclaim(session_id id) {
+  free_retired();
   auto* s = find(id);
   if (s == nullptr || !s->is_reclaimable()) return;
   sessions_[id.slot()].reset();
@@ -344,6 +349,8 @@ void shard::begin_shutdown(std::chrono::milliseconds flush_deadline) {
   accept_retry_.cancel();
   reconnects_.clear();
   const auto t = now();
+  for (const auto& record : lingering_)  // woken first, so the loop below closes them too
+    if (record) (void)wake(record->id);
   for (auto& s : sessions_) {
     if (!s) continue;
     if (s->state() < session_state::closing) s->close_with({close_reason::shutdown, {}}, t);

@@ -8,6 +8,7 @@
 // thread can refuse a stale id at once.
 #pragma once
 
+#include "lingering_session.hpp"
 #include "own_stalls.hpp"
 #include "resume_token.hpp"
 #include "session.hpp"
@@ -80,6 +81,13 @@ class shard {
   void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context,
                unsigned attempt);
   [[nodiscard]] session* find(session_id id) noexcept;
+  // Lingering server sessions are kept as records (lingering_session.hpp, shard_lingering.cpp).
+  [[nodiscard]] lingering_session* find_lingering(session_id id) noexcept;
+  /// The session `id` as a full session object: the one open, or a lingering one woken
+  /// from its record (in state lingering). nullptr: no such session here.
+  [[nodiscard]] session* wake(session_id id);
+  /// Keeps a game message for lingering session `id`, for replay. False: not lingering.
+  bool keep_for_lingering(session_id id, std::span<const std::byte> message);
   void begin_shutdown(std::chrono::milliseconds flush_deadline);
   [[nodiscard]] const session_stats& stats() const noexcept { return stats_; }
 
@@ -137,6 +145,10 @@ class shard {
   void retire(session& s);
   /// The session is closed and none of its handlers is pending: free its slot, later.
   void reclaim_later(session& s);
+  /// A server session has started lingering: the shard keeps a record of it instead.
+  void hibernate(session& s);
+  /// A record's grace is over.
+  void lingering_expired(lingering_session& record, time_point now);
 
  private:
   void accept();
@@ -146,6 +158,7 @@ class shard {
   void make_room_for_a_handshake();
   session& adopt(session_id id, asio::ip::tcp::socket socket, session_role role, void* context);
   void reclaim(session_id id);
+  void free_retired();
   void deliver_waiting_sends();
   void enforce_budget();
   void give_memory_back();
@@ -191,6 +204,8 @@ class shard {
   // when free); slots_ says which slot and generation the next session gets.
   session_slots slots_;
   std::vector<std::unique_ptr<session>> sessions_;
+  std::vector<std::unique_ptr<lingering_session>> lingering_;  // slot i's record while it lingers
+  std::vector<std::unique_ptr<session>> retiring_;  // hibernated objects an Asio handler still holds
   std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
   std::unique_ptr<std::atomic<std::size_t>[]> pending_;
   send_inbox inbox_;

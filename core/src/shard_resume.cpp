@@ -55,11 +55,12 @@ void shard::take_resume(resume_handoff handoff) {
     if (handoff.from) engine_.addresses().ended(*handoff.from, true);
     return;
   }
-  auto* target = shutting_down_ ? nullptr : find(handoff.target);
+  auto* target = shutting_down_ ? nullptr : wake(handoff.target);
   const std::error_code refused =
       target ? target->resume_with(socket, handoff.request, now()) : make_error_code(resume_error::unknown_session);
   if (refused) {
     ++stats_.resumes_refused;
+    if (target != nullptr && target->is_lingering()) hibernate(*target);  // untouched: back to its record
     if (handoff.from) engine_.addresses().ended(*handoff.from, true);
     return refuse(socket, close_reason::resume_rejected, close_code::resume_rejected,
                   to_string(static_cast<resume_error>(refused.value())));

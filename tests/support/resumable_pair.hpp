@@ -29,11 +29,13 @@ struct resumable_pair {
   connector client;
   session_id on_server{}, on_client{};  // the first session, as each side knows it
 
-  /// `client_on_message` (optional) runs on the connector's thread after the log records.
+  /// `client_on_message` and `server_on_message` (optional) run on the connector's and the
+  /// server's threads after the logs record the message.
   explicit resumable_pair(server_config config = resumable_server(), connector_config client_config = fast_connector(),
                           int sessions = 1,
-                          std::function<void(session_id, std::span<const std::byte>)> client_on_message = {})
-      : game(std::move(config), server_log.handlers()),
+                          std::function<void(session_id, std::span<const std::byte>)> client_on_message = {},
+                          std::function<void(session_id, std::span<const std::byte>)> server_on_message = {})
+      : game(std::move(config), server_log.handlers(std::move(server_on_message))),
         proxy(started(game)),
         client(client_config, client_log.handlers(std::move(client_on_message))) {
     client.start();
