@@ -226,6 +226,9 @@ void session::enter_open(time_point now) {
 void session::on_beat(const beat_frame& beat, time_point now) {
   ++shard_.counters().heartbeats_received;
   note_peer_clock({beat.sent_at, beat.echo_of_peer, beat.held_for}, now);
+  // A connector keeps the fresh token its server sends before the one it holds expires.
+  if (!beat.resume_token.empty() && role_ == session_role::client && resumable_)
+    resume_state().token.assign(beat.resume_token.begin(), beat.resume_token.end());
   // The peer finds us suspect: answer at once, unless we sent anything a moment ago (that
   // frame answers already), which also keeps a hostile peer from using us as a reflector.
   if (beat.urgent && now - last_sent_ >= std::min(heartbeat_interval_ / 4, std::chrono::milliseconds{100})) send_beat(now);
@@ -259,6 +262,8 @@ std::optional<frame_timing> session::timing_due(std::size_t payload, time_point 
 bool session::send_message(std::span<const std::byte> payload, time_point now, admitted how) {
   // A lingering session keeps what the game sends, for replay when its peer is back.
   if (!is_open() && !is_lingering()) return false;
+  // Data keeps beats away: a token due for refresh goes out with a beat of its own.
+  if (token_refresh_due()) send_beat(now);
   send_frame(data_frame{.payload = payload, .ack = ack_to_send(), .timing = is_open() ? timing_due(payload.size(), now) : std::nullopt},
              now, how == admitted::by_send);
   return true;

@@ -249,6 +249,7 @@ class session {
   void dial_again(time_point now);
   void note_ack(std::uint32_t ack) noexcept;
   [[nodiscard]] std::uint32_t ack_to_send() noexcept;
+  [[nodiscard]] bool token_refresh_due() const noexcept;
   std::uint32_t replay_after(std::uint32_t peer_received, time_point now);  // frames sent again
   void queue_bytes(std::span<const std::byte> bytes, time_point now);
   void resume_refused_by_peer(const close_frame& refusal, time_point now);
@@ -271,6 +272,7 @@ class session {
   bool conviction_deferred_ = false;  // a stall of ours pushed this silence's conviction later (counted once)
   bool peer_times_data_ = false;    // the peer speaks version 2: data frames may carry clock stamps
   bool resumable_ = false;          // resume negotiated (resume_ is made when first needed)
+  std::uint8_t token_generation_ = 0;  // server: shard::token_generation() when our client's token was issued
   int pending_handlers_ = 0;        // Asio handlers that still hold `this`
   std::uint32_t transport_ = 0;     // generation of socket_: waits of an older one are ignored
   int write_failed_with_ = 0;       // errno of a failed write, until a read hears the peer's last words

@@ -223,12 +223,16 @@ void session::send_beat(time_point now, bool urgent) {
                         ? std::chrono::microseconds{0}
                         : std::chrono::duration_cast<std::chrono::microseconds>(now - peer_beat_received_);
   last_timed_ = now;
-  send_frame(beat_frame{.sent_at = to_wire_timestamp(now),
-                        .echo_of_peer = peer_sent_at_,
-                        .held_for = held,
-                        .urgent = urgent,
-                        .ack = ack_to_send()},
-             now);
+  beat_frame beat{.sent_at = to_wire_timestamp(now),
+                  .echo_of_peer = peer_sent_at_,
+                  .held_for = held,
+                  .urgent = urgent,
+                  .ack = ack_to_send()};
+  if (token_refresh_due()) {
+    beat.resume_token = shard_.issue_token(id_, resume_ ? resume_->epoch : 0);
+    token_generation_ = shard_.token_generation();
+  }
+  send_frame(beat, now);
   ++shard_.counters().heartbeats_sent;
 }
 

@@ -179,6 +179,14 @@ void session::start_transport(time_point now) {
   wait_readable();
 }
 
+// Server: the client's token was issued half a lifetime ago or more (see
+// shard::token_generation). Not while a resume is unconfirmed: the client may hold either
+// of two epochs' tokens then, and the next beat after confirmation refreshes it.
+bool session::token_refresh_due() const noexcept {
+  return role_ == session_role::server && resumable_ && is_open() && token_generation_ != shard_.token_generation() &&
+         !(resume_ && resume_->unconfirmed);
+}
+
 std::uint32_t session::ack_to_send() noexcept {
   if (!resume_ || resume_->received == resume_->ack_sent) return 0;
   resume_->ack_sent = resume_->received;
@@ -211,6 +219,7 @@ void session::offer_resume(welcome_frame& welcome, const hello_frame& hello, tim
   resumable_ = true;  // its state is made when first needed (epoch 0 until then)
   welcome.resume_grace = cfg.grace;
   welcome.resume_token = shard_.issue_token(id_, 0);
+  token_generation_ = shard_.token_generation();
 }
 
 std::error_code session::resume_with(asio::ip::tcp::socket& socket, const resume_request& request, time_point now) {
@@ -261,6 +270,7 @@ std::error_code session::resume_with(asio::ip::tcp::socket& socket, const resume
   auto welcome = welcome_settings();
   welcome.resume_grace = resume_->grace;
   welcome.resume_token = shard_.issue_token(id_, resume_->epoch + 1);
+  token_generation_ = shard_.token_generation();
   welcome.resumed = true;
   welcome.received = resume_->received;
   welcome.replay_from = resume_->replay.first();

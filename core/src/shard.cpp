@@ -248,6 +248,7 @@ void shard::on_tick() {
   tick_armed_for_ = time_point::max();
   // Bounded work per turn: when thousands of sessions die in one tick, their closes are
   // spread over several turns so that live sessions' reads and writes run in between.
+  note_token_generation();
   const auto result = wheel_.advance(now(), config().max_expiries_per_turn);
   if (!result.finished) {
     tick_armed_for_ = time_point::min();  // a continuation is queued: no need to arm

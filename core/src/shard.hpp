@@ -138,6 +138,10 @@ class shard {
   void resume_requested(session& s, const hello_frame& hello, time_point now);
   /// A new token for session `id` at `epoch`, valid until the next call.
   [[nodiscard]] std::span<const std::byte> issue_token(session_id id, std::uint32_t epoch);
+  /// Which half of a token lifetime this is (mod 256, updated each tick): a session whose
+  /// token was issued in another half gets a fresh one with its next beat, so that no
+  /// token it holds is ever older than its lifetime.
+  [[nodiscard]] std::uint8_t token_generation() const noexcept { return token_generation_; }
   /// The reconnect backoff (with jitter) after `attempt` failed attempts in a row.
   [[nodiscard]] std::chrono::milliseconds reconnect_delay(unsigned attempt) const;
   /// The session has closed: it no longer counts against max_sessions (its slot is freed
@@ -167,6 +171,7 @@ class shard {
   void on_tick();
   void schedule_reconnect(const session& s);
   void stop_if_idle();
+  void note_token_generation() noexcept;
   template <class F>
   bool call_game(session& s, F&& f);
 
@@ -197,6 +202,7 @@ class shard {
   inbound_policy inbound_;
   std::chrono::nanoseconds boot_ahead_of_monotonic_{-1};  // CLOCK_BOOTTIME − CLOCK_MONOTONIC at the last wake-up; <0: none yet
   frame_encoder encoder_;
+  std::uint8_t token_generation_ = 0;
   std::vector<std::byte> read_buffer_;
   bool read_buffer_lent_ = false;
 

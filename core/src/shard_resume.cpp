@@ -18,6 +18,11 @@ std::span<const std::byte> shard::issue_token(session_id id, std::uint32_t epoch
   return token_;
 }
 
+void shard::note_token_generation() noexcept {
+  const auto half_lifetime = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(config().resume.token_lifetime.count() / 2));
+  token_generation_ = static_cast<std::uint8_t>(unix_seconds_now() / half_lifetime);
+}
+
 // The token is checked here, before anything else is looked at (a forged one costs one
 // MAC), then the connection goes to the session's own shard.
 void shard::resume_requested(session& s, const hello_frame& hello, time_point t) {

@@ -164,11 +164,13 @@ std::optional<frame> frame_decoder::decode_body(std::span<const std::byte> body,
   if (kinds > 1) return fail(frame_error::malformed_frame, ec);
 
   if (beat) {
-    return beat_frame{.sent_at = {beat->sent_at_us()},
-                      .echo_of_peer = {beat->echo_sent_at_us()},
-                      .held_for = std::chrono::microseconds{beat->held_for_us()},
-                      .urgent = root->urgent(),
-                      .ack = root->ack()};
+    beat_frame b{.sent_at = {beat->sent_at_us()},
+                 .echo_of_peer = {beat->echo_sent_at_us()},
+                 .held_for = std::chrono::microseconds{beat->held_for_us()},
+                 .urgent = root->urgent(),
+                 .ack = root->ack()};
+    if (const auto* token = root->resume_token()) b.resume_token = std::as_bytes(std::span{token->data(), token->size()});
+    return b;
   }
   if (data) {
     data_frame d{.payload = std::as_bytes(std::span{data->data(), data->size()}), .ack = root->ack()};

@@ -55,10 +55,12 @@ std::span<const std::byte> frame_encoder::encode(const frame& f, std::error_code
           [&](const beat_frame& b) {
             const wire::Beat beat(b.sent_at.microseconds_mod_2_32, b.echo_of_peer.microseconds_mod_2_32,
                                   static_cast<std::uint32_t>(b.held_for.count()));
+            const auto token = bytes_or_absent(fbb, b.resume_token);  // before the table: FlatBuffers' rule
             wire::FrameBuilder builder(fbb);
             builder.add_beat(&beat);
             if (b.urgent) builder.add_urgent(true);
             if (b.ack != 0) builder.add_ack(b.ack);
+            if (!token.IsNull()) builder.add_resume_token(token);
             return builder.Finish();
           },
           [&](const data_frame& d) {

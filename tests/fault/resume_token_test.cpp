@@ -1,6 +1,7 @@
 // Resume tokens on the wire (DESIGN.md §10): forged, cross-session, replayed and expired
 // tokens are refused with a reason and change nothing; a welcome lost with its connection
-// does not burn the client's token; a resume while the old connection is open takes over.
+// does not burn the client's token; a session older than a token's lifetime resumes on
+// the fresh one its server sent; a resume while the old connection is open takes over.
 // Raw peers play the client, so every byte of the hello is the test's.
 #include "../support/cutting_proxy.hpp"
 #include "../support/fast_config.hpp"
@@ -145,6 +146,21 @@ TEST_CASE("an expired token is refused") {
   raw_peer late("127.0.0.1", game.port());
   CHECK(refusal_of(resume_with(token, late)) == "expired_token");
   CHECK(log.story_of(session_id{welcome.session_id}) == "opened");  // the open session untouched
+}
+
+TEST_CASE("a session older than its token's lifetime still resumes: its server sent a fresh token in time") {
+  auto config = resumable_server(1s);
+  config.liveness.resume.token_lifetime = 2s;
+  resumable_pair pair(config);
+  auto& [server_log, client_log, game, proxy, client, on_server, on_client] = pair;
+  // Three lifetimes of an idle session: the welcome's token is long expired by the end.
+  std::this_thread::sleep_for(6s);
+  proxy.cut(cut_kind::reset);
+  REQUIRE(server_log.wait_until([&] { return server_log.count_unlocked("resumed") == 1; }, 5s));
+  REQUIRE(client_log.wait_until([&] { return client_log.count_unlocked("resumed") == 1; }, 5s));
+  CHECK(server_log.story_of(on_server) == "opened transport_lost resumed");
+  CHECK(client_log.story_of(on_client) == "opened transport_lost resumed");
+  CHECK(game.stats().total.resumes_refused == 0);
 }
 
 TEST_CASE("a resume while the old transport still looks open takes the session over at once") {

@@ -185,8 +185,8 @@ int main(int argc, char** argv) {
   add("hello_version_1", seed(control(dflt, 0, chunk::whole, 0),
                               {encoded(hello_frame{.version = 1, .heartbeat_interval = 1s, .dead_after = 3s})}));
 
-  // Version 2, resume: a token in the hello and the welcome, acks on beats and data, a
-  // refusal and a game's close with an application code.
+  // Version 2, resume: a token in the hello, the welcome and a refreshing beat, acks on beats
+  // and data, a refusal and a game's close with an application code.
   {
     bytes token(50, std::byte{0xA5});
     const auto resume_hello = encoded(hello_frame{.heartbeat_interval = 1s, .dead_after = 3s, .resume_token = token,
@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
                                                .resume_grace = 30s, .resume_token = token, .resumed = true,
                                                .received = 12, .replay_from = 4, .state_lost = true});
     const auto acked_beat = encoded(beat_frame{.sent_at = {5}, .ack = 12});
+    const auto refreshing_beat = encoded(beat_frame{.sent_at = {6}, .ack = 12, .resume_token = token});
     const auto acked_data = encoded(data_frame{.payload = game_bytes, .ack = 13});
     const auto timed_data = encoded(data_frame{.payload = game_bytes, .ack = 14,
                                                .timing = frame_timing{{77}, {66}, std::chrono::microseconds{55}}});
@@ -207,6 +208,7 @@ int main(int argc, char** argv) {
     add("resume_stream", seed(control(dflt, 0, chunk::random, 0x2B, 0, true),
                               {resume_hello, resumed, acked_data, acked_beat, timed_data, acked_data, refused}));
     add("data_with_timing", seed(control(dflt, 0, chunk::byte_by_byte, 0), {timed_data}));
+    add("beat_with_fresh_token", seed(control(dflt, 0, chunk::fixed, 5), {acked_beat, refreshing_beat}));
     add("close_application", seed(control(dflt, 0, chunk::whole, 0), {kicked}));
   }
 

@@ -244,6 +244,25 @@ TEST_CASE("an urgent beat costs a few bytes more, and an ordinary one stays 32")
   MESSAGE("urgent beat: " << urgent.size() << " bytes on the wire");
 }
 
+TEST_CASE("a beat may carry a fresh resume token, and one without stays 32 bytes") {
+  std::vector<std::byte> token(50);
+  for (std::size_t i = 0; i < token.size(); ++i) token[i] = static_cast<std::byte>(i * 7);
+  const beat_frame refreshing{.sent_at = {1}, .echo_of_peer = {2}, .held_for = 3us, .resume_token = token};
+  const auto bytes = encode(refreshing);
+  CHECK(encode(beat_frame{.sent_at = {1}, .echo_of_peer = {2}, .held_for = 3us}).size() == 32);
+  CHECK(bytes.size() == 104);  // WIRE_FORMAT.md: the vtable reaches field 7, and the token's vector
+  frame_decoder decoder;
+  decoder.feed(bytes);
+  std::error_code ec;
+  const auto got = decoder.next(ec);
+  REQUIRE(got);
+  REQUIRE_FALSE(ec);
+  const auto* beat = std::get_if<beat_frame>(&*got);
+  REQUIRE(beat != nullptr);
+  CHECK(*beat == refreshing);  // compared while the decoder's view is valid
+  MESSAGE("beat with a token: " << bytes.size() << " bytes on the wire");
+}
+
 TEST_CASE("a close code is a std::error_code the game can compare and print") {
   const std::error_code said = close_code::heartbeat_timeout;
   CHECK(said == close_code::heartbeat_timeout);

@@ -70,7 +70,9 @@ struct inbound_limits {
 struct resume_config {
   milliseconds grace{0};                     ///< server: 0 turns resume off
   std::size_t replay_bytes = 64 * 1024;      ///< both ends: unacknowledged data frames kept, per session
-  std::chrono::seconds token_lifetime{std::chrono::hours{24}};  ///< server: a session's token expires this long after it is issued
+  /// server: a token expires this long after it is issued; a session that lives longer is
+  /// sent a fresh one (with a beat) once the one its client holds is half this old.
+  std::chrono::seconds token_lifetime{std::chrono::hours{24}};
   std::vector<resume_key> keys;              ///< server: at most 2, the first signs; empty: one random key
   /// server: the causes a session lingers on. Only transport deaths are allowed (never a
   /// close frame, a kick, a protocol error or a shutdown).

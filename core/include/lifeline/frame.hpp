@@ -73,6 +73,13 @@ struct wire_timestamp {
       static_cast<std::uint32_t>(later.microseconds_mod_2_32 - earlier.microseconds_mod_2_32)};
 }
 
+namespace detail {
+/// Compares two byte views by content (for the frames' operator==).
+[[nodiscard]] inline bool bytes_equal(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+  return std::ranges::equal(a, b);
+}
+}  // namespace detail
+
 /// Heartbeat. Sent only after an interval with nothing else sent, or at once when asked
 /// by an urgent one. The receiver's round-trip time is now - echo_of_peer - held_for (see
 /// round_trip_time()).
@@ -87,7 +94,13 @@ struct beat_frame {
   /// Version 2, resume negotiated: the data frames the sender has received in this session
   /// so far, cumulative (so the peer may drop what it keeps for replay). 0: no news.
   std::uint32_t ack = 0;
-  friend bool operator==(const beat_frame&, const beat_frame&) = default;
+  /// Version 2, server to client: a fresh resume token for the same session and epoch (the
+  /// one the client holds is past half its lifetime). Empty: none.
+  std::span<const std::byte> resume_token{};
+  friend bool operator==(const beat_frame& a, const beat_frame& b) noexcept {
+    return a.sent_at == b.sent_at && a.echo_of_peer == b.echo_of_peer && a.held_for == b.held_for &&
+           a.urgent == b.urgent && a.ack == b.ack && detail::bytes_equal(a.resume_token, b.resume_token);
+  }
 };
 
 /// A beat's clock stamps, carried by a data frame (version 2): on a busy session data
@@ -107,13 +120,6 @@ struct data_frame {
   std::uint32_t ack = 0;  ///< as beat_frame::ack
   std::optional<frame_timing> timing{};  ///< version 2: once an interval on a busy session
 };
-
-namespace detail {
-/// Compares two byte views by content (for the frames' operator==).
-[[nodiscard]] inline bool bytes_equal(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
-  return std::ranges::equal(a, b);
-}
-}  // namespace detail
 
 /// Client -> server, the first frame of a session.
 struct hello_frame {
