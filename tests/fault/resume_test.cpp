@@ -7,6 +7,7 @@
 // cutting_proxy.hpp): bytes it holds when it cuts are lost, as bytes in flight are.
 #include "../support/cutting_proxy.hpp"
 #include "../support/fast_config.hpp"
+#include "../support/numbered_messages.hpp"
 #include "../support/raw_peer.hpp"
 #include "../support/resumable_pair.hpp"
 #include "../support/session_log.hpp"
@@ -27,22 +28,6 @@ using namespace lifeline::test;
 
 namespace {
 
-// The numbers of the messages `log` heard that start with `prefix` ("c:" or "s:"), in order.
-std::vector<int> numbers_heard(const session_log& log, const std::string& prefix) {
-  std::vector<int> out;
-  for (const auto& [id, text] : log.messages())
-    if (text.starts_with(prefix)) out.push_back(std::stoi(text.substr(prefix.size())));
-  return out;
-}
-
-std::vector<int> one_to(int n) {
-  std::vector<int> out;
-  for (int i = 1; i <= n; ++i) out.push_back(i);
-  return out;
-}
-
-std::span<const std::byte> as_bytes_of(const std::string& s) { return std::as_bytes(std::span{s.data(), s.size()}); }
-
 // Both sides stream `count` numbered messages, one each every `every`, from game threads;
 // the proxy cuts the transport after a third of them. Returns when both have heard all.
 // `noticed` is what the game hears before transport_lost: "" for a reset or an EOF (at
@@ -54,8 +39,8 @@ void stream_both_ways_through_a_cut(cut_kind kind, int count, std::chrono::milli
     const auto to_client = "s:" + std::to_string(i);
     const auto to_server = "c:" + std::to_string(i);
     // A lingering session takes the game's messages as an open one does (kept for replay).
-    REQUIRE(game.send(on_server, as_bytes_of(to_client)) == std::error_code{});
-    REQUIRE(client.send(on_client, as_bytes_of(to_server)) == std::error_code{});
+    REQUIRE(game.send(on_server, bytes_of(to_client)) == std::error_code{});
+    REQUIRE(client.send(on_client, bytes_of(to_server)) == std::error_code{});
     if (i == count / 3) proxy.cut(kind);
     std::this_thread::sleep_for(every);
   }
@@ -169,7 +154,7 @@ TEST_CASE("more sent in the outage than the replay buffer holds: resumed with st
   const std::string filler(96, 'x');
   for (int i = 1; i <= 100; ++i) {
     const auto text = "s:" + std::to_string(i) + ":" + filler;
-    REQUIRE(game.send(on_server, as_bytes_of(text)) == std::error_code{});
+    REQUIRE(game.send(on_server, bytes_of(text)) == std::error_code{});
   }
   CHECK(server_log.resumed().empty());
   proxy.hold_new_connections(false);
