@@ -74,7 +74,12 @@ struct owned_data {
     return a.ack == b.ack && a.timing == b.timing && same(a.payload, b.payload);
   }
 };
-// Hello and welcome with their resume token copied out (the frame's own view left empty).
+// Beat, hello and welcome with their resume token copied out (the frame's own view left empty).
+struct owned_beat {
+  beat_frame frame;
+  std::vector<std::byte> token;
+  friend bool operator==(const owned_beat& a, const owned_beat& b) { return a.frame == b.frame && same(a.token, b.token); }
+};
 struct owned_hello {
   hello_frame frame;
   std::vector<std::byte> token;
@@ -90,7 +95,7 @@ struct owned_close {
   std::string detail;
   friend bool operator==(const owned_close&, const owned_close&) = default;
 };
-using owned_frame = std::variant<beat_frame, owned_data, owned_hello, owned_welcome, owned_close>;
+using owned_frame = std::variant<owned_beat, owned_data, owned_hello, owned_welcome, owned_close>;
 
 // Keeps the scalar reads below from being optimised away.
 volatile std::uint64_t sink;
@@ -103,7 +108,10 @@ owned_frame own(const frame& f, std::size_t max_frame_size) {
     sum += b->sent_at.microseconds_mod_2_32 + b->echo_of_peer.microseconds_mod_2_32 +
            static_cast<std::uint64_t>(b->held_for.count());
     FUZZ_CHECK(b->held_for.count() >= 0 && b->held_for.count() <= UINT32_MAX);
-    out = *b;
+    FUZZ_CHECK(b->resume_token.size() <= max_frame_size);
+    owned_beat o{*b, copy_of(b->resume_token)};
+    o.frame.resume_token = {};
+    out = std::move(o);
   } else if (const auto* d = std::get_if<data_frame>(&f)) {
     FUZZ_CHECK(d->payload.size() <= max_frame_size);
     FUZZ_CHECK(d->payload.data() != nullptr || d->payload.empty());
@@ -137,7 +145,11 @@ owned_frame own(const frame& f, std::size_t max_frame_size) {
 frame as_frame(const owned_frame& f) {
   if (const auto* d = std::get_if<owned_data>(&f)) return data_frame{.payload = d->payload, .ack = d->ack, .timing = d->timing};
   if (const auto* c = std::get_if<owned_close>(&f)) return close_frame{.code = c->code, .detail = c->detail};
-  if (const auto* b = std::get_if<beat_frame>(&f)) return *b;
+  if (const auto* b = std::get_if<owned_beat>(&f)) {
+    auto frame = b->frame;
+    frame.resume_token = b->token;
+    return frame;
+  }
   if (const auto* h = std::get_if<owned_hello>(&f)) {
     auto frame = h->frame;
     frame.resume_token = h->token;
@@ -157,7 +169,9 @@ std::uint64_t fingerprint(const owned_frame& f) {
   };
   std::uint64_t h = f.index();
   const auto mix = [&h](std::uint64_t v) { h = (h ^ v) * 0x100000001B3ull; };
-  if (const auto* b = std::get_if<beat_frame>(&f)) {
+  if (const auto* with_token = std::get_if<owned_beat>(&f)) {
+    const auto* b = &with_token->frame;
+    mix(text(with_token->token));
     mix(b->sent_at.microseconds_mod_2_32);
     mix(b->echo_of_peer.microseconds_mod_2_32);
     mix(static_cast<std::uint64_t>(b->held_for.count()));

@@ -160,6 +160,12 @@ class raw_peer {
       kept_text_.assign(c->detail);
       return close_frame{.code = c->code, .detail = kept_text_};
     }
+    if (auto* b = std::get_if<beat_frame>(&f)) {  // a beat may carry a fresh resume token
+      kept_beat_token_.assign(b->resume_token.begin(), b->resume_token.end());
+      auto copy = *b;
+      copy.resume_token = kept_beat_token_;
+      return copy;
+    }
     return f;
   }
 
@@ -170,6 +176,7 @@ class raw_peer {
   std::vector<std::byte> chunk_;
   std::vector<std::byte> kept_;
   std::vector<std::byte> kept_token_;
+  std::vector<std::byte> kept_beat_token_;
   std::string kept_text_;
 };
 
