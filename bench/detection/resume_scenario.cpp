@@ -110,7 +110,7 @@ resume_result run_resume_scenario(const settings& s, long reconnect_after_ms, st
   if (filtered) remove_rules();
 
   std::set<std::string> killed, live_lost;
-  std::map<std::string, ns_t> killed_at, dialled_at;
+  std::map<std::string, ns_t> killed_at, dialled_at, hello_at;
   for (const auto& path : reports) {
     std::ifstream report(path);
     for (std::string line; std::getline(report, line);) {
@@ -123,9 +123,11 @@ resume_result run_resume_scenario(const settings& s, long reconnect_after_ms, st
         killed.insert(id);
         killed_at[id] = at;
       } else if (kind == "resumed") {
-        ns_t dialled = 0, welcomed = 0;
+        ns_t dialled = 0, welcomed = 0, hello = 0;
         int state_lost = 0;
-        fields >> dialled >> welcomed >> state_lost;
+        std::string source;
+        fields >> dialled >> welcomed >> state_lost >> source >> hello;
+        if (hello > 0) hello_at[id] = hello;
         ++r.resumed;
         r.resumed_state_lost += state_lost != 0 ? 1U : 0U;
         r.resume_ms.push_back(static_cast<double>(welcomed - dialled) / 1e6);
@@ -167,6 +169,7 @@ resume_result run_resume_scenario(const settings& s, long reconnect_after_ms, st
       r.noticed_ms.push_back(static_cast<double>(at - killed_at[id]) / 1e6);
     } else if (kind == "resumed" && dialled_at.contains(id)) {
       r.resume_server_ms.push_back(static_cast<double>(at - dialled_at[id]) / 1e6);
+      if (hello_at.contains(id)) r.hello_server_ms.push_back(static_cast<double>(at - hello_at[id]) / 1e6);
     } else if (kind == "close") {
       if (was_killed) {
         ++r.expired;
@@ -191,13 +194,15 @@ void report_resume(const settings& s, const std::vector<resume_result>& results)
               "%ld ms, a numbered message per killed session every %ld ms\n",
               s.sessions, static_cast<std::size_t>(s.kill_share * 100 + 0.5), s.fault.c_str(), s.heartbeat_ms,
               s.dead_after_ms, s.resume_grace_ms, s.reconnect_spread_ms, s.resume_stream_ms);
-  std::printf("%-7s %-7s %-8s %-16s %-16s %-10s %-9s %-8s %-22s %-9s %-5s %s\n", "D (ms)", "killed", "resumed",
-              "connect->server", "connect->client", "state_lost", "takeovers", "expired", "stream missing/dup", "peak",
-              "live", "refused");
-  std::printf("%-7s %-7s %-8s %-16s %-16s %-10s %-9s %-8s %-22s %-9s %-5s %s\n", "", "", "", "p50 / p99 ms",
-              "p50 / p99 ms", "", "", "", "(of sent)", "lingering", "lost", "as");
+  std::printf("%-7s %-7s %-8s %-14s %-16s %-16s %-10s %-9s %-8s %-22s %-9s %-5s %s\n", "D (ms)", "killed",
+              "resumed", "hello->server", "connect->server", "connect->client", "state_lost", "takeovers", "expired",
+              "stream missing/dup", "peak", "live", "refused");
+  std::printf("%-7s %-7s %-8s %-14s %-16s %-16s %-10s %-9s %-8s %-22s %-9s %-5s %s\n", "", "", "", "p50 / p99 ms",
+              "p50 / p99 ms", "p50 / p99 ms", "", "", "", "(of sent)", "lingering", "lost", "as");
   for (const auto& r : results) {
-    char latency[32], server_latency[32], stream[48], resumed[24];
+    char latency[32], server_latency[32], hello_latency[32], stream[48], resumed[24];
+    std::snprintf(hello_latency, sizeof hello_latency, "%.2f / %.2f", quantile(r.hello_server_ms, 0.5),
+                  quantile(r.hello_server_ms, 0.99));
     std::snprintf(resumed, sizeof resumed, "%zu", r.resumed);
     std::snprintf(latency, sizeof latency, "%.2f / %.2f", quantile(r.resume_ms, 0.5), quantile(r.resume_ms, 0.99));
     std::snprintf(server_latency, sizeof server_latency, "%.2f / %.2f", quantile(r.resume_server_ms, 0.5),
@@ -206,13 +211,16 @@ void report_resume(const settings& s, const std::vector<resume_result>& results)
                   static_cast<unsigned long long>(r.stream_duplicated), static_cast<unsigned long long>(r.stream_sent));
     std::string refused;
     for (const auto& [why, n] : r.unresumed) refused += (refused.empty() ? "" : ",") + why + "=" + std::to_string(n);
-    std::printf("%-7ld %-7zu %-8s %-16s %-16s %-10zu %-9zu %-8zu %-22s %-9zu %-5zu %s\n", r.reconnect_after_ms,
-                r.killed, resumed, r.resume_server_ms.empty() ? "-" : server_latency, r.resume_ms.empty() ? "-" : latency,
+    std::printf("%-7ld %-7zu %-8s %-14s %-16s %-16s %-10zu %-9zu %-8zu %-22s %-9zu %-5zu %s\n", r.reconnect_after_ms,
+                r.killed, resumed, r.hello_server_ms.empty() ? "-" : hello_latency,
+                r.resume_server_ms.empty() ? "-" : server_latency, r.resume_ms.empty() ? "-" : latency,
                 r.resumed_state_lost, r.takeovers, r.expired, stream, r.lingering_peak, r.live_lost,
                 refused.empty() ? "-" : refused.c_str());
   }
-  std::printf("connect->server: from the new connection's connect() to the server's on_resumed (its welcome sent);\n"
-              "connect->client: to the load generator reading that welcome, in a loop shared with every other session\n");
+  std::printf("hello->server: from the resume hello written to the server's on_resumed (its welcome sent): the server's\n"
+              "part; connect->server: from the new connection's connect(), so with the handshake and the load\n"
+              "generator's own delay in sending the hello; connect->client: to the load generator reading the welcome,\n"
+              "in a loop shared with every other session\n");
   for (const auto& r : results) {
     std::string causes;
     for (const auto& [why, n] : r.lost_as) causes += (causes.empty() ? "" : ", ") + why + " " + std::to_string(n);
@@ -237,6 +245,9 @@ void report_resume(const settings& s, const std::vector<resume_result>& results)
                            {"unresumed", r.unresumed},
                            {"resume_ms", {{"p50", quantile(r.resume_ms, 0.5)}, {"p99", quantile(r.resume_ms, 0.99)},
                                           {"max", quantile(r.resume_ms, 1)}}},
+                           {"resume_hello_to_server_ms", {{"p50", quantile(r.hello_server_ms, 0.5)},
+                                                          {"p99", quantile(r.hello_server_ms, 0.99)},
+                                                          {"max", quantile(r.hello_server_ms, 1)}}},
                            {"resume_server_ms", {{"p50", quantile(r.resume_server_ms, 0.5)},
                                                  {"p99", quantile(r.resume_server_ms, 0.99)},
                                                  {"max", quantile(r.resume_server_ms, 1)}}},

@@ -38,6 +38,7 @@ struct resume_result {
   std::map<std::string, std::size_t> unresumed;  // why, for the killed that did not resume
   std::vector<double> resume_ms;       // connect() of the new connection to the client reading the welcome
   std::vector<double> resume_server_ms;  // connect() to the server's on_resumed (its welcome sent)
+  std::vector<double> hello_server_ms;   // the resume hello written to the server's on_resumed: the server's part
   std::size_t takeovers = 0;           // server: resumes that found the old transport open
   std::uint64_t replayed_by_server = 0;
   std::map<std::string, std::size_t> lost_as;  // server: the cause each killed session lingered on

@@ -70,6 +70,7 @@ void load_generator::on_connect_done(session& s, time_point now) {
   if (error != 0) return fail(s, "connect:" + errno_name(error));
   s.state = session_state::handshaking;
   set_interest(s, EPOLLIN);
+  if (s.reconnecting) s.hello_sent = steady::now();  // not the loop turn's now: this event may come late in it
   send_frame(s,
              s.reconnecting ? resume_hello(s)
                             : lifeline::hello_frame{.heartbeat_interval = options_.heartbeat_interval,

@@ -71,7 +71,8 @@
 // must come back exactly once and in order. More lines then:
 //   stdin   QUIET                   no new stream message from now on (the driver waits a
 //                                   moment for the last echoes, then sends STOP)
-//   report  resumed <server session id> <dialled ns> <welcomed ns> <state_lost 0|1> <source>
+//   report  resumed <server session id> <dialled ns> <welcomed ns> <state_lost 0|1> <source> <hello ns>
+//                                   (dialled: connect(); hello: the resume hello written)
 //           unresumed <server session id> <ns> <why> <source>   (why: close:<code>[:<detail>],
 //                                   eof, reset, connect:<errno>, timeout, ...)
 //   summary ... stream_sent=<n> stream_echoed=<n> stream_missing=<n> stream_duplicated=<n>
@@ -240,6 +241,7 @@ struct session {
   std::deque<std::array<std::byte, 16>> unacked;  // our frames peer_received + 1 .. sent
   bool reconnecting = false;         // dialling again, or waiting to, to resume
   time_point redial_started{};       // the new connection's connect()
+  time_point hello_sent{};           // its resume hello written
   // The stream check: our numbered messages as the server echoes them back.
   std::uint64_t stream_sent = 0;     // numbered 1, 2, ...
   std::uint64_t stream_next = 1;     // the echo expected next
@@ -393,6 +395,7 @@ class load_generator {
     std::uint32_t index;
     std::int64_t dialled_ns, welcomed_ns;
     bool state_lost;
+    std::int64_t hello_ns;
   };
   struct unresumed_record {
     std::uint32_t index;

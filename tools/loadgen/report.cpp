@@ -55,9 +55,9 @@ bool load_generator::write_report() const {
     std::fprintf(out, "lost %016llx %lld %s %s\n", static_cast<unsigned long long>(sessions_[lost.index]->server_id),
                  static_cast<long long>(lost.ns), lost.how.c_str(), source_text(*sessions_[lost.index]).c_str());
   for (const auto& r : resumed_)
-    std::fprintf(out, "resumed %016llx %lld %lld %d %s\n", static_cast<unsigned long long>(sessions_[r.index]->server_id),
+    std::fprintf(out, "resumed %016llx %lld %lld %d %s %lld\n", static_cast<unsigned long long>(sessions_[r.index]->server_id),
                  static_cast<long long>(r.dialled_ns), static_cast<long long>(r.welcomed_ns), r.state_lost ? 1 : 0,
-                 source_text(*sessions_[r.index]).c_str());
+                 source_text(*sessions_[r.index]).c_str(), static_cast<long long>(r.hello_ns));
   for (const auto& u : unresumed_)
     std::fprintf(out, "unresumed %016llx %lld %s %s\n", static_cast<unsigned long long>(sessions_[u.index]->server_id),
                  static_cast<long long>(u.ns), u.why.c_str(), source_text(*sessions_[u.index]).c_str());

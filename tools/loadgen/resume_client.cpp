@@ -93,7 +93,7 @@ void load_generator::on_resumed(session& s, const lifeline::welcome_frame& w, ti
   --in_flight_;
   s.reconnecting = false;
   s.state = session_state::open;
-  resumed_.push_back({s.index, monotonic_ns(s.redial_started), monotonic_ns(now), w.state_lost});
+  resumed_.push_back({s.index, monotonic_ns(s.redial_started), monotonic_ns(now), w.state_lost, monotonic_ns(s.hello_sent)});
   keep_token(s, w);
   // The server has our frames up to w.received; it sends again from our count + 1, or from
   // its own oldest if it no longer has that one (state lost: our count moves on with it).
