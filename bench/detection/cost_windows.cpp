@@ -34,10 +34,8 @@ std::map<std::string, steady_cost> measure_costs_side_by_side(const settings& s)
     up.servers = start_servers(s, up.strategy, "cost." + up.strategy, port);
     // Its own source address per strategy: one address has ~28,000 ports for all of them.
     const std::string source = "127.0.1." + std::to_string(i + 1);
-    const std::size_t processes = (s.sessions + s.sessions_per_loadgen - 1) / s.sessions_per_loadgen;
-    for (std::size_t p = 0, assigned = 0; p < processes; ++p) {
-      const std::size_t n = (p + 1 == processes) ? s.sessions - assigned : s.sessions / processes;
-      assigned += n;
+    for (const auto& share : load_shares(s, 0)) {
+      const std::size_t n = share.sessions;
       std::vector<std::string> argv{
           s.bin_dir + "/lifeline_loadgen", "--address", "127.0.0.1", "--port", port, "--sessions", std::to_string(n),
           "--live-address", source, "--heartbeat-ms", std::to_string(s.heartbeat_ms), "--dead-after-ms",

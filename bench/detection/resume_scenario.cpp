@@ -52,15 +52,12 @@ resume_result run_resume_scenario(const settings& s, long reconnect_after_ms, st
   std::string port;
   auto servers = start_servers(s, "lifeline_resume", tag, port);
 
-  const std::size_t processes = (s.sessions + s.sessions_per_loadgen - 1) / s.sessions_per_loadgen;
+  const auto shares = load_shares(s, doomed_total);
+  const std::size_t processes = shares.size();
   std::vector<std::unique_ptr<child_process>> loads;
   std::vector<fs::path> reports;
-  std::size_t assigned = 0, doomed_assigned = 0;
   for (std::size_t i = 0; i < processes; ++i) {
-    const std::size_t n = (i + 1 == processes) ? s.sessions - assigned : s.sessions / processes;
-    const std::size_t k = (i + 1 == processes) ? doomed_total - doomed_assigned : doomed_total / processes;
-    assigned += n;
-    doomed_assigned += k;
+    const std::size_t n = shares[i].sessions, k = shares[i].doomed;
     reports.push_back(fs::path(s.out_dir) / (tag + ".load" + std::to_string(i)));
     loads.push_back(std::make_unique<child_process>(
         std::vector<std::string>{s.bin_dir + "/lifeline_loadgen", "--address", "127.0.0.1", "--port", port,

@@ -37,16 +37,13 @@ result run_strategy(const settings& s, const std::string& strategy, std::size_t 
   auto servers = start_servers(s, strategy, strategy, port);
 
   // Load: as many generator processes as the descriptor limit requires.
-  const std::size_t processes = (s.sessions + s.sessions_per_loadgen - 1) / s.sessions_per_loadgen;
+  const auto shares = load_shares(s, doomed_total);
+  const std::size_t processes = shares.size();
   std::vector<std::unique_ptr<child_process>> loads;
   std::vector<fs::path> reports;
   std::vector<std::size_t> doomed_of_load;
-  std::size_t assigned = 0, doomed_assigned = 0;
   for (std::size_t i = 0; i < processes; ++i) {
-    const std::size_t n = (i + 1 == processes) ? s.sessions - assigned : s.sessions / processes;
-    const std::size_t k = (i + 1 == processes) ? doomed_total - doomed_assigned : doomed_total / processes;
-    assigned += n;
-    doomed_assigned += k;
+    const std::size_t n = shares[i].sessions, k = shares[i].doomed;
     doomed_of_load.push_back(k);
     reports.push_back(fs::path(s.out_dir) / (strategy + ".load" + std::to_string(i)));
     std::vector<std::string> argv{

@@ -140,6 +140,21 @@ std::vector<server_process> start_servers(const settings& s, const std::string& 
   return servers;
 }
 
+std::vector<load_share> load_shares(const settings& s, std::size_t doomed_total) {
+  const std::size_t processes = (s.sessions + s.sessions_per_loadgen - 1) / s.sessions_per_loadgen;
+  std::vector<load_share> shares;
+  std::size_t assigned = 0, doomed_assigned = 0;
+  for (std::size_t i = 0; i < processes; ++i) {
+    const bool last = i + 1 == processes;
+    const load_share share{last ? s.sessions - assigned : s.sessions / processes,
+                           last ? doomed_total - doomed_assigned : doomed_total / processes};
+    assigned += share.sessions;
+    doomed_assigned += share.doomed;
+    shares.push_back(share);
+  }
+  return shares;
+}
+
 std::size_t sessions_opened_by(child_process& load, std::size_t sessions_in_run) {
   const auto line = load.read_until("READY", std::chrono::seconds{60 + static_cast<long>(sessions_in_run / 500)},
                                     [](const std::string&) {});

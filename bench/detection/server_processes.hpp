@@ -71,6 +71,15 @@ struct server_process {
   long rss_empty = 0;
 };
 
+/// How many sessions, and how many of them doomed, each load generator process opens: as
+/// many processes as sessions_per_loadgen requires, the sessions and the doomed spread
+/// evenly over them (the last takes the remainders).
+struct load_share {
+  std::size_t sessions = 0;
+  std::size_t doomed = 0;
+};
+std::vector<load_share> load_shares(const settings& s, std::size_t doomed_total);
+
 // Reads the servers' stats lines for a while, keeping their counters current.
 void pump(const std::vector<server_process*>& servers, std::chrono::milliseconds for_how_long);
 void pump(std::vector<server_process>& servers, std::chrono::milliseconds for_how_long);

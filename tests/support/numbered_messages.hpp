@@ -8,6 +8,7 @@
 
 #include "session_log.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ inline std::vector<int> numbers_heard(const session_log& log, const std::string&
   for (const auto& [id, text] : log.messages())
     if (text.starts_with(prefix)) out.push_back(std::stoi(text.substr(prefix.size())));
   return out;
+}
+
+/// Waits until `log` has heard at least `count` messages (any session).
+inline bool heard_at_least(session_log& log, int count, std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+  return log.wait_until([&] { return log.messages_unlocked().size() >= static_cast<std::size_t>(count); }, timeout);
 }
 
 /// 1, 2, ..., n.
