@@ -332,6 +332,7 @@ int main(int argc, char** argv) {
       lifeline::server_config config;
       config.listen_address = address;
       config.port = port;
+      config.share_port = true;  // --server-processes: several of us on one port, on purpose
       config.worker_threads = threads;
       config.liveness = liveness;
       if (chosen == strategy::keepalive) {

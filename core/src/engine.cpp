@@ -5,10 +5,14 @@
 #include <asio/post.hpp>
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <future>
 #include <string>
 #include <stdexcept>
+#include <system_error>
 
 namespace lifeline::detail {
 
@@ -51,12 +55,38 @@ engine::~engine() {
   stop(std::chrono::milliseconds{0});
 }
 
-void engine::start(const std::string* listen_address, std::uint16_t port) {
+namespace {
+
+// A listener already on the port, found with a plain socket (no SO_REUSEPORT) bound to it:
+// the kernel refuses the bind while any socket listens there. Closed again before the
+// shards bind (they could not join it), so a listener that comes in between is missed;
+// this is a check for the mistake of starting a server twice, not a lock.
+void refuse_a_port_in_use(const asio::ip::tcp::endpoint& where) {
+  if (where.port() == 0) return;  // any free port: free by definition
+  const int fd = ::socket(where.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(errno, std::system_category(), "listen: socket");
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // a TIME_WAIT left behind is no listener
+  const int bound = ::bind(fd, where.data(), static_cast<socklen_t>(where.size()));
+  const int error = errno;
+  ::close(fd);
+  if (bound != 0)
+    throw std::system_error(error, std::system_category(),
+                            "listen on " + where.address().to_string() + ":" + std::to_string(where.port()) +
+                                (error == EADDRINUSE ? " (another socket listens there; server_config::share_port "
+                                                       "shares a port on purpose)"
+                                                     : ""));
+}
+
+}  // namespace
+
+void engine::start(const std::string* listen_address, std::uint16_t port, bool share_port) {
   std::lock_guard lock(lifecycle_);
   if (started_) throw std::logic_error("start: already started");
   if (stopped_) throw std::logic_error("start: already stopped; make a new server or connector");
   if (listen_address != nullptr) {
     const asio::ip::tcp::endpoint where(asio::ip::make_address(*listen_address), port);
+    if (!share_port) refuse_a_port_in_use(where);
     // The first shard picks the port (port 0: any free one); the others join it through
     // SO_REUSEPORT, so the kernel spreads incoming connections across the shards.
     port_ = shards_.front()->listen(where);

@@ -27,7 +27,7 @@ class engine {
   ~engine();
 
   /// Starts the threads; a server first binds `listen_address`:`port` on every shard.
-  void start(const std::string* listen_address = nullptr, std::uint16_t port = 0);
+  void start(const std::string* listen_address = nullptr, std::uint16_t port = 0, bool share_port = false);
   void stop(std::chrono::milliseconds flush_deadline);
 
   // Any thread.

@@ -4,7 +4,7 @@
 
 namespace lifeline {
 
-server::server(server_config config, session_handlers handlers) : config_listen_address_(config.listen_address), config_port_(config.port) {
+server::server(server_config config, session_handlers handlers) : config_listen_address_(config.listen_address), config_port_(config.port), config_share_port_(config.share_port) {
   config.validate();
   engine_ = std::make_unique<detail::engine>(detail::session_role::server, config.worker_threads, config.max_sessions,
                                              config.liveness, reconnect_config{}, std::chrono::milliseconds{0},
@@ -13,7 +13,7 @@ server::server(server_config config, session_handlers handlers) : config_listen_
 
 server::~server() = default;
 
-void server::start() { engine_->start(&config_listen_address_, config_port_); }
+void server::start() { engine_->start(&config_listen_address_, config_port_, config_share_port_); }
 void server::stop(std::chrono::milliseconds flush_deadline) { engine_->stop(flush_deadline); }
 std::uint16_t server::port() const noexcept { return engine_->port(); }
 std::error_code server::send(session_id id, std::span<const std::byte> message) { return engine_->send(id, message); }

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -338,6 +340,26 @@ TEST_CASE("start() after stop() is refused") {
   game.start();
   game.stop();
   CHECK_THROWS_AS(game.start(), std::logic_error);
+}
+
+TEST_CASE("a second server on a port in use fails to start, unless it shares the port on purpose") {
+  session_log log;
+  server first(fast_server(2), log.handlers());
+  first.start();
+  auto same_port = fast_server(2);
+  same_port.port = first.port();
+  server second(same_port, log.handlers());
+  try {
+    second.start();
+    FAIL("the second server started on a port the first listens on");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::address_in_use);
+    CHECK(std::string(e.what()).find("share_port") != std::string::npos);
+  }
+  same_port.share_port = true;
+  server sharing(same_port, log.handlers());
+  CHECK_NOTHROW(sharing.start());
+  CHECK(sharing.port() == first.port());
 }
 
 TEST_CASE("connections spread over the shards and each session keeps its user context") {

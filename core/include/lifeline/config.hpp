@@ -177,6 +177,12 @@ struct admission_limits {
 struct server_config {
   std::string listen_address = "0.0.0.0";
   std::uint16_t port = 0;                     ///< 0: any free port (see server::port())
+  /// Listen on a port other processes listen on too (SO_REUSEPORT: the kernel spreads the
+  /// connections over all of them), as several server processes behind one port do. Off,
+  /// a port already in use makes start() throw, as one would expect of a bind: the worker
+  /// threads share the port through SO_REUSEPORT among themselves, and without this
+  /// check a second server on the port would quietly take part of the first one's players.
+  bool share_port = false;
   unsigned worker_threads = 0;                ///< 0: one per hardware thread
   std::size_t max_sessions = 100'000;
   liveness_config liveness;

@@ -1,7 +1,8 @@
 // lifeline/server.hpp — the session layer a game server links in.
 //
 // A server listens on one port with one acceptor per worker thread (SO_REUSEPORT, so the
-// kernel spreads connections). Each worker thread is a shard: one asio::io_context that
+// kernel spreads connections); a port another socket already listens on is refused unless
+// server_config::share_port says it is shared on purpose. Each worker thread is a shard: one asio::io_context that
 // owns its sessions, their timer wheel and a shared read buffer, with no lock on the
 // per-frame path. A session stays on its shard for life.
 //
@@ -50,7 +51,8 @@ class server {
   server& operator=(const server&) = delete;
 
   /// Binds and starts the worker threads. Throws std::system_error if the address cannot
-  /// be bound. Once, from the thread that owns the server.
+  /// be bound (code address_in_use for a port another socket listens on, unless
+  /// server_config::share_port). Once, from the thread that owns the server.
   void start();
 
   /// Closes every session with reason shutdown (sending each peer a close frame and
@@ -93,6 +95,7 @@ class server {
  private:
   std::string config_listen_address_;
   std::uint16_t config_port_;
+  bool config_share_port_;
   std::unique_ptr<detail::engine> engine_;
 };
 
