@@ -56,7 +56,10 @@ shard::shard(engine& owner, unsigned index, session_role role, std::size_t capac
       budget_(owner.liveness().buffer_budget / owner.shard_count()) {
   work_.emplace(io_.get_executor());
   // Only a server's sessions are kept as records while they linger (lingering_session.hpp).
-  if (role_ == session_role::server && owner.liveness().resume.grace.count() > 0) lingering_.resize(slots_.capacity());
+  if (role_ == session_role::server && owner.liveness().resume.grace.count() > 0) {
+    lingering_.resize(slots_.capacity());
+    note_token_generation();  // before the first welcome, or every first token is "old" at the first tick
+  }
 }
 
 shard::~shard() = default;
@@ -248,7 +251,7 @@ void shard::on_tick() {
   tick_armed_for_ = time_point::max();
   // Bounded work per turn: when thousands of sessions die in one tick, their closes are
   // spread over several turns so that live sessions' reads and writes run in between.
-  note_token_generation();
+  if (!lingering_.empty()) note_token_generation();  // resume on: tokens to refresh
   const auto result = wheel_.advance(now(), config().max_expiries_per_turn);
   if (!result.finished) {
     tick_armed_for_ = time_point::min();  // a continuation is queued: no need to arm

@@ -212,6 +212,7 @@ class shard {
   std::vector<std::unique_ptr<session>> sessions_;
   std::vector<std::unique_ptr<lingering_session>> lingering_;  // slot i's record while it lingers
   std::vector<std::unique_ptr<session>> retiring_;  // hibernated objects an Asio handler still holds
+  bool sweep_posted_ = false;                        // a free_retired() is queued
   std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
   std::unique_ptr<std::atomic<std::size_t>[]> pending_;
   send_inbox inbox_;

@@ -30,10 +30,16 @@ void shard::hibernate(session& s) {
   lingering_[slot] = std::move(record);
   // Not freed here: we are inside its call stack, and its aborted waits still hold it.
   retiring_.push_back(std::move(sessions_[slot]));
-  asio::post(io_, [this] { free_retired(); });
+  // One sweep for a mass death's thousands, posted after their sockets' aborted waits.
+  if (!sweep_posted_) {
+    sweep_posted_ = true;
+    asio::post(io_, [this] { free_retired(); });
+  }
 }
 
 void shard::free_retired() {
+  sweep_posted_ = false;
+  if (retiring_.empty()) return;
   std::erase_if(retiring_, [](const std::unique_ptr<session>& s) { return s->is_reclaimable(); });
 }
 
