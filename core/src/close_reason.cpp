@@ -50,6 +50,8 @@ class session_error_category_impl final : public std::error_category {
       case session_error::not_running: return "not running";
       case session_error::message_too_large: return "message larger than max_frame_size allows";
       case session_error::queue_full: return "write queue full: the peer is not reading fast enough";
+      case session_error::wrong_thread:
+        return "called from a thread that does not own the session (see the call's thread rule)";
     }
     return "unknown session error";
   }

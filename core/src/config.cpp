@@ -35,8 +35,15 @@ void validate(const liveness_config& c, const std::string& prefix) {
     reject(prefix + "max_frame_size", "must be in [64, " + std::to_string(max_frame_size_ceiling) + "], got " +
                                           std::to_string(c.max_frame_size));
   if (c.write_queue_limit < c.max_frame_size + frame_length_prefix_size)
-    reject(prefix + "write_queue_limit", "must hold at least one frame of max_frame_size, got " +
-                                             std::to_string(c.write_queue_limit));
+    reject(prefix + "write_queue_limit", "must hold at least one frame of max_frame_size (" +
+                                             std::to_string(c.max_frame_size + frame_length_prefix_size) +
+                                             " bytes), got " + std::to_string(c.write_queue_limit));
+  if (c.watermarks.high && *c.watermarks.high > c.write_queue_limit)
+    reject(prefix + "watermarks.high", "must be at most write_queue_limit (" + std::to_string(c.write_queue_limit) +
+                                           " bytes), got " + std::to_string(*c.watermarks.high));
+  if (const auto applied = derive_watermarks(c); c.watermarks.low && applied.high != 0 && *c.watermarks.low >= applied.high)
+    reject(prefix + "watermarks.low", "must be below watermarks.high (" + std::to_string(applied.high) +
+                                          " bytes), got " + std::to_string(*c.watermarks.low));
   if (c.write_stall_timeout <= std::chrono::milliseconds::zero())
     reject(prefix + "write_stall_timeout", "must be positive, got " + ms(c.write_stall_timeout));
   if (c.wheel_tick <= std::chrono::milliseconds::zero() || c.wheel_tick > c.heartbeat_interval)
@@ -61,6 +68,10 @@ void validate(const liveness_config& c, const std::string& prefix) {
                                                  ms(c.inbound.strike_window));
   if (c.inbound.beats_per_interval > 1000)
     reject(prefix + "inbound.beats_per_interval", "must be at most 1000, got " + std::to_string(c.inbound.beats_per_interval));
+  if (c.event_backlog_limit < c.max_frame_size)
+    reject(prefix + "event_backlog_limit", "must hold at least one frame of max_frame_size (" +
+                                               std::to_string(c.max_frame_size) + " bytes), got " +
+                                               std::to_string(c.event_backlog_limit));
   if (c.buffer_budget < c.max_frame_size + c.write_queue_limit)
     reject(prefix + "buffer_budget", "must hold at least one session's frame and queue (max_frame_size + write_queue_limit = " +
                                          std::to_string(c.max_frame_size + c.write_queue_limit) + "), got " +
@@ -168,6 +179,13 @@ evidence_rules derive_evidence_rules(const liveness_config& c) noexcept {
   return {.suspect_after = c.suspect_after.value_or((c.heartbeat_interval + c.dead_after) / 2),
           .frame_timeout = c.frame_timeout.value_or(c.dead_after),
           .stall_threshold = c.stall_threshold.value_or(std::max(milliseconds{1}, (c.dead_after - c.heartbeat_interval) / 4))};
+}
+
+applied_watermarks derive_watermarks(const liveness_config& config) noexcept {
+  applied_watermarks out;
+  out.high = config.watermarks.high.value_or(config.write_queue_limit / 4);
+  out.low = out.high == 0 ? 0 : config.watermarks.low.value_or(out.high / 4);
+  return out;
 }
 
 }  // namespace lifeline

@@ -13,7 +13,22 @@ connector::connector(connector_config config, session_handlers handlers) {
                                              std::move(handlers));
 }
 
+connector::connector(connector_config config, polled_events_t) {
+  config.validate();
+  engine_ = std::make_unique<detail::engine>(detail::session_role::client, config.worker_threads, config.max_sessions,
+                                             config.liveness, config.reconnect, config.connect_timeout,
+                                             session_handlers{}, admission_limits{}, /*polled=*/true);
+}
+
 connector::~connector() = default;
+
+std::size_t connector::poll_with(void (*call)(void*, const session_event&), void* handler, std::size_t max_events) {
+  return engine_->poll(call, handler, max_events);
+}
+std::error_code connector::queued_bytes(session_id id, std::size_t& bytes) const { return engine_->queued_bytes(id, bytes); }
+std::error_code connector::addresses(session_id id, session_addresses& where) const {
+  return engine_->addresses(id, where);
+}
 
 void connector::start() { engine_->start(); }
 void connector::stop(std::chrono::milliseconds flush_deadline) { engine_->stop(flush_deadline); }

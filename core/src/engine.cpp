@@ -18,7 +18,7 @@ namespace lifeline::detail {
 
 engine::engine(session_role role, unsigned threads, std::size_t max_sessions, liveness_config liveness,
                reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers,
-               admission_limits admission)
+               admission_limits admission, bool polled)
     : max_sessions_(max_sessions),
       addresses_(admission.max_sessions_per_address, admission.max_handshakes_per_address),
       liveness_(liveness),
@@ -26,7 +26,8 @@ engine::engine(session_role role, unsigned threads, std::size_t max_sessions, li
       reconnect_(reconnect),
       connect_timeout_(connect_timeout),
       handlers_(std::move(handlers)),
-      resume_keys_(liveness_.resume.keys) {
+      resume_keys_(liveness_.resume.keys),
+      polled_(polled) {
   // Session ids hold 8 bits of shard index: at most 256 shards.
   if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
   // The kernel spreads connections over the shards evenly on average; twice the even
@@ -49,6 +50,12 @@ engine::engine(session_role role, unsigned threads, std::size_t max_sessions, li
                                 " worker threads, each share must hold max_frame_size + write_queue_limit (" +
                                 std::to_string(one_session) + " bytes), got " + std::to_string(liveness_.buffer_budget));
   for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>(*this, i, role, per_shard));
+  if (polled_) poller_ = std::make_unique<event_poller>(*this);
+}
+
+std::size_t engine::poll(event_poller::handler_call call, void* handler, std::size_t max_events) {
+  if (!poller_) throw std::logic_error("poll: this server or connector calls handlers; make it with polled_events to poll");
+  return poller_->poll(call, handler, max_events);
 }
 
 engine::~engine() {
@@ -154,37 +161,95 @@ lingering_session* engine::find_lingering_on_this_thread(session_id id) const no
 }
 
 std::error_code engine::set_user_context(session_id id, void* context) const {
+  if (poller_) return poller_->on_polling_thread() ? poller_->set_user_context(id, context) : session_error::wrong_thread;
   if (auto* s = find_on_this_thread(id)) {
     s->user_context = context;
   } else if (auto* record = find_lingering_on_this_thread(id)) {
     record->user_context = context;
   } else {
-    return session_error::unknown_session;
+    return off_its_thread(id) ? session_error::wrong_thread : session_error::unknown_session;
   }
   return {};
 }
 
 void* engine::user_context(session_id id) const {
+  if (poller_) return poller_->on_polling_thread() ? poller_->user_context(id) : nullptr;
   if (auto* s = find_on_this_thread(id)) return s->user_context;
   if (auto* record = find_lingering_on_this_thread(id)) return record->user_context;
   return nullptr;
 }
 
+// A live session asked about from a thread that is not its shard's.
+bool engine::off_its_thread(session_id id) const noexcept {
+  auto* s = shard_of(id);
+  return s != nullptr && !s->runs_on_this_thread() && s->is_live(id);
+}
+
+// Published by the shard in a per-slot atomic: read from any thread, checked against the
+// slot's live id before and after, so a reused slot's value is never taken for this one's.
 std::error_code engine::round_trip_time(session_id id, std::chrono::microseconds& rtt) const {
-  if (auto* s = find_on_this_thread(id)) {
-    rtt = s->round_trip_time();
-  } else if (find_lingering_on_this_thread(id) != nullptr) {
-    rtt = std::chrono::microseconds{0};
-  } else {
-    return session_error::unknown_session;
-  }
+  auto* s = shard_of(id);
+  if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
+  const auto published = s->published_round_trip_time(id.slot());
+  if (!s->is_live(id)) return session_error::unknown_session;
+  rtt = published;
   return {};
 }
 
+std::error_code engine::queued_bytes(session_id id, std::size_t& bytes) const {
+  auto* s = shard_of(id);
+  if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
+  const auto pending = s->bytes_pending(id.slot()).load(std::memory_order_relaxed);
+  if (!s->is_live(id)) return session_error::unknown_session;
+  bytes = pending;
+  return {};
+}
+
+// Runs `query(shard, answer)` on the session's own shard: at once on its thread; from a
+// game thread as one post and a wait for the answer (the caller blocks for a turn of that
+// shard's loop); from another shard's thread not at all (wrong_thread): a handler never
+// waits on another shard, which may be waiting on it.
+template <class Answer, class Query>
+std::error_code engine::ask_owner(session_id id, Answer& out, Query query) const {
+  auto* s = shard_of(id);
+  if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
+  if (s->runs_on_this_thread()) return query(*s, out);
+  for (const auto& other : shards_)
+    if (other->runs_on_this_thread()) return session_error::wrong_thread;
+  if (!running_) return session_error::not_running;
+  struct exchange {
+    Answer answer;
+    std::promise<std::error_code> done;
+  };
+  auto shared = std::make_shared<exchange>();  // outlives a wait that gave up
+  auto future = shared->done.get_future();
+  asio::post(s->io(), [shared, s, query] { shared->done.set_value(query(*s, shared->answer)); });
+  if (future.wait_for(std::chrono::seconds{5}) != std::future_status::ready) return session_error::not_running;
+  const auto ec = future.get();
+  if (!ec) out = shared->answer;
+  return ec;
+}
+
+std::error_code engine::addresses(session_id id, session_addresses& where) const {
+  return ask_owner(id, where, [id](shard& owner, session_addresses& found) -> std::error_code {
+    if (auto* s = owner.find(id); s != nullptr && s->state() < session_state::closed) {
+      found = s->addresses();
+      return {};
+    }
+    if (owner.find_lingering(id) != nullptr) {
+      found = {};  // no connection now: both ends empty
+      return {};
+    }
+    return session_error::unknown_session;
+  });
+}
+
 std::error_code engine::kernel_info(session_id id, tcp_kernel_info& info) const {
-  auto* s = find_on_this_thread(id);
-  if (s == nullptr || s->state() >= session_state::closed) return session_error::unknown_session;
-  return read_tcp_info(s->native_handle(), info);
+  return ask_owner(id, info, [id](shard& owner, tcp_kernel_info& found) -> std::error_code {
+    auto* s = owner.find(id);
+    if (s == nullptr || s->state() >= session_state::closed) return session_error::unknown_session;
+    return read_tcp_info(s->native_handle(), found);
+  });
 }
 
 std::error_code engine::send(session_id id, std::span<const std::byte> message) {

@@ -3,12 +3,14 @@
 #pragma once
 
 #include "address_table.hpp"
+#include "event_poller.hpp"
 #include "resume_token.hpp"
 #include "shard.hpp"
 
 #include <lifeline/config.hpp>
 #include <lifeline/session_error.hpp>
 #include <lifeline/session_handlers.hpp>
+#include <lifeline/socket_address.hpp>
 #include <lifeline/stats.hpp>
 
 #include <atomic>
@@ -23,7 +25,7 @@ class engine {
  public:
   engine(session_role role, unsigned threads, std::size_t max_sessions, liveness_config liveness,
          reconnect_config reconnect, std::chrono::milliseconds connect_timeout, session_handlers handlers,
-         admission_limits admission = {});
+         admission_limits admission = {}, bool polled = false);
   ~engine();
 
   /// Starts the threads; a server first binds `listen_address`:`port` on every shard.
@@ -36,15 +38,22 @@ class engine {
   void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context);
   [[nodiscard]] server_stats stats() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  /// Poll mode (session_event.hpp): the polling thread takes the shards' events.
+  std::size_t poll(event_poller::handler_call call, void* handler, std::size_t max_events);
+  [[nodiscard]] bool polled() const noexcept { return polled_; }
   [[nodiscard]] bool is_running() const noexcept { return running_.load(std::memory_order_relaxed); }
+
+  [[nodiscard]] std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;
+  [[nodiscard]] std::error_code queued_bytes(session_id id, std::size_t& bytes) const;
+  // Any thread, at the cost of a round trip to the session's shard (see ask_owner).
+  std::error_code addresses(session_id id, session_addresses& where) const;
+  std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
 
   // Owning shard's thread only.
   [[nodiscard]] session* find_on_this_thread(session_id id) const noexcept;
   [[nodiscard]] lingering_session* find_lingering_on_this_thread(session_id id) const noexcept;
   std::error_code set_user_context(session_id id, void* context) const;
   [[nodiscard]] void* user_context(session_id id) const;
-  std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;
-  std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
 
   // For shards.
   [[nodiscard]] const liveness_config& liveness() const noexcept { return liveness_; }
@@ -66,6 +75,9 @@ class engine {
 
  private:
   [[nodiscard]] shard* shard_of(session_id id) const noexcept;
+  [[nodiscard]] bool off_its_thread(session_id id) const noexcept;
+  template <class Answer, class Query>
+  std::error_code ask_owner(session_id id, Answer& out, Query query) const;
 
   std::size_t max_sessions_;
   std::size_t shard_count_ = 1;
@@ -77,7 +89,9 @@ class engine {
   std::chrono::milliseconds connect_timeout_;
   session_handlers handlers_;
   resume_token_keys resume_keys_;
+  bool polled_ = false;
   std::vector<std::unique_ptr<shard>> shards_;
+  std::unique_ptr<event_poller> poller_;  // poll mode only
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> open_sessions_{0};
   std::atomic<bool> running_{false};

@@ -11,7 +11,21 @@ server::server(server_config config, session_handlers handlers) : config_listen_
                                              std::move(handlers), config.admission);
 }
 
+server::server(server_config config, polled_events_t)
+    : config_listen_address_(config.listen_address), config_port_(config.port), config_share_port_(config.share_port) {
+  config.validate();
+  engine_ = std::make_unique<detail::engine>(detail::session_role::server, config.worker_threads, config.max_sessions,
+                                             config.liveness, reconnect_config{}, std::chrono::milliseconds{0},
+                                             session_handlers{}, config.admission, /*polled=*/true);
+}
+
 server::~server() = default;
+
+std::size_t server::poll_with(void (*call)(void*, const session_event&), void* handler, std::size_t max_events) {
+  return engine_->poll(call, handler, max_events);
+}
+std::error_code server::queued_bytes(session_id id, std::size_t& bytes) const { return engine_->queued_bytes(id, bytes); }
+std::error_code server::addresses(session_id id, session_addresses& where) const { return engine_->addresses(id, where); }
 
 void server::start() { engine_->start(&config_listen_address_, config_port_, config_share_port_); }
 void server::stop(std::chrono::milliseconds flush_deadline) { engine_->stop(flush_deadline); }

@@ -241,7 +241,7 @@ void session::note_peer_clock(const frame_timing& stamps, time_point now) {
   peer_beat_received_ = now;
   if (stamps.echo_of_peer != wire_timestamp{}) {
     const auto sample = lifeline::round_trip_time(stamps, to_wire_timestamp(now));
-    if (sample.count() >= 0) rtt_ = sample;
+    if (sample.count() >= 0) shard_.publish_round_trip_time(id_.slot(), sample);
   }
 }
 

@@ -39,6 +39,7 @@
 // (lingering, resume, replay). All members are touched only on the owning shard's thread.
 #pragma once
 
+#include "endpoint_conversion.hpp"
 #include "inbound_budget.hpp"
 #include "replay_buffer.hpp"
 
@@ -97,6 +98,9 @@ class session {
   void hurry_close(time_point deadline);
   /// A closing session gives up flushing at once (the memory budget needs its queue).
   void end_now();
+  /// Poll mode: reading was held while the game's events backlog was full; read again.
+  void release_reading();
+  void hold_reading() noexcept { reading_held_ = true; }
 
   // session_resume.cpp (server side)
   /// A connection that asked to resume this session, its token checked by the shard: the
@@ -138,8 +142,9 @@ class session {
   /// Waiting for its peer to come back (its transport died; resume.grace).
   [[nodiscard]] bool is_lingering() const noexcept { return resume_ && resume_->lost; }
   [[nodiscard]] bool is_reclaimable() const noexcept { return state_ == session_state::closed && pending_handlers_ == 0; }
-  [[nodiscard]] std::chrono::microseconds round_trip_time() const noexcept { return rtt_; }
   [[nodiscard]] int native_handle() noexcept { return socket_.native_handle(); }
+  /// Both ends of its connection now (two syscalls); empty while lingering.
+  [[nodiscard]] session_addresses addresses() const noexcept { return addresses_of(socket_); }
   [[nodiscard]] const close_info& why_closed() const noexcept { return why_closed_; }
   /// Bytes this session's buffers hold (a frame arriving, its write queue): its charge on
   /// the shard's memory budget.
@@ -272,6 +277,8 @@ class session {
   bool conviction_deferred_ = false;  // a stall of ours pushed this silence's conviction later (counted once)
   bool peer_times_data_ = false;    // the peer speaks version 2: data frames may carry clock stamps
   bool resumable_ = false;          // resume negotiated (resume_ is made when first needed)
+  bool reading_held_ = false;       // poll mode: not read until the game takes its events (shard::hold_reading)
+  bool backlogged_ = false;         // queued bytes rose to watermarks.high, not yet back to low
   std::uint8_t token_generation_ = 0;  // server: shard::token_generation() when our client's token was issued
   int pending_handlers_ = 0;        // Asio handlers that still hold `this`
   std::uint32_t transport_ = 0;     // generation of socket_: waits of an older one are ignored
@@ -295,7 +302,6 @@ class session {
 
   wire_timestamp peer_sent_at_;     // the peer's last beat, echoed in ours
   time_point peer_beat_received_;
-  std::chrono::microseconds rtt_{0};
 
   std::vector<std::byte> outbound_;  // queued bytes; [outbound_sent_, size) not yet written
   std::size_t outbound_sent_ = 0;

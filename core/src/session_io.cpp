@@ -52,6 +52,7 @@ void session::on_readable(std::error_code ec) {
   const auto now = shard_.now();
   if (ec) return close_with(classify(ec), now);
   if (inbound_.paused && write_failed_with_ == 0) return;  // over its budget: resumed by its deadline
+  if (reading_held_ || shard_.hold_reading(*this)) return;  // poll mode, the game behind: resumed by poll()
   switch (read_available(now)) {
     case read_outcome::drained: return wait_readable();
     case read_outcome::more_waiting: return continue_reading_soon();
@@ -169,6 +170,13 @@ void session::resume_reading() {
   continue_reading_soon();
 }
 
+// Poll mode: the game has taken enough of its events for this session to be read again.
+void session::release_reading() {
+  if (!reading_held_) return;
+  reading_held_ = false;
+  if (state_ < session_state::closing) continue_reading_soon();
+}
+
 // A frame that has begun but not finished: its deadline starts with its first byte. The
 // bytes after it prove nothing; only its completion does.
 void session::note_frame_progress(time_point now) {
@@ -212,10 +220,21 @@ void session::account_memory() noexcept {
 
 // Game threads see what is queued here, with what is on its way from them, as the
 // session's pending bytes (shard::bytes_pending): their send() answers queue_full by it.
+// Crossing the watermarks (config.hpp: write_watermarks) tells the game, once each way.
 void session::publish_unsent(std::ptrdiff_t delta) noexcept {
   auto& pending = shard_.bytes_pending(id_.slot());
-  if (delta >= 0) pending.fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
-  else pending.fetch_sub(static_cast<std::size_t>(-delta), std::memory_order_relaxed);
+  const auto size = static_cast<std::size_t>(delta >= 0 ? delta : -delta);
+  const auto now_pending = delta >= 0 ? pending.fetch_add(size, std::memory_order_relaxed) + size
+                                      : pending.fetch_sub(size, std::memory_order_relaxed) - size;
+  const auto& marks = shard_.watermarks();
+  if (marks.high == 0) return;
+  if (!backlogged_ && now_pending >= marks.high) {
+    backlogged_ = true;
+    shard_.writability_changed(*this, false);
+  } else if (backlogged_ && now_pending <= marks.low) {
+    backlogged_ = false;
+    shard_.writability_changed(*this, true);
+  }
 }
 
 void session::send_beat(time_point now, bool urgent) {

@@ -133,6 +133,13 @@ void session::convict(close_reason reason, time_point now) {
 bool session::heard_in_waiting_bytes(time_point now) {
   if (inbound_.paused) return true;  // held back by us for sending too much: alive
   if (bytes_waiting(socket_.native_handle()) == 0 && decoder_.unread_input() == 0) return false;
+  if (reading_held_ || shard_.hold_reading(*this)) {
+    // Poll mode, the game far behind: we may not read them, and the peer is not to blame
+    // for the game's pause. What waits counts as hearing it, until reading resumes.
+    last_heard_ = now;
+    if (frame_in_progress()) frame_started_ = now;
+    return true;
+  }
   const auto heard_before = last_heard_;
   const auto frame_before = frame_started_;
   switch (read_available(now)) {

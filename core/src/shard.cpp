@@ -53,8 +53,14 @@ shard::shard(engine& owner, unsigned index, session_role role, std::size_t capac
       sessions_(slots_.capacity()),
       live_ids_(std::make_unique<std::atomic<std::uint64_t>[]>(slots_.capacity())),
       pending_(std::make_unique<std::atomic<std::size_t>[]>(slots_.capacity())),
+      round_trip_us_(std::make_unique<std::atomic<std::uint32_t>[]>(slots_.capacity())),
       budget_(owner.liveness().buffer_budget / owner.shard_count()) {
   work_.emplace(io_.get_executor());
+  watermarks_ = derive_watermarks(owner.liveness());
+  if (owner.polled()) {
+    events_ = std::make_unique<event_queue>();
+    event_backlog_limit_ = owner.liveness().event_backlog_limit / owner.shard_count();
+  }
   // Only a server's sessions are kept as records while they linger (lingering_session.hpp).
   if (role_ == session_role::server && owner.liveness().resume.grace.count() > 0) {
     lingering_.resize(slots_.capacity());
@@ -76,6 +82,17 @@ session* shard::find(session_id id) noexcept {
   if (id.slot() >= sessions_.size()) return nullptr;
   auto* s = sessions_[id.slot()].get();
   return s != nullptr && s->id() == id ? s : nullptr;
+}
+
+bool shard::set_user_context(session_id id, void* context) noexcept {
+  if (auto* s = find(id)) {
+    s->user_context = context;
+  } else if (auto* record = find_lingering(id)) {
+    record->user_context = context;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void shard::run() {
@@ -259,63 +276,6 @@ void shard::on_tick() {
     return;
   }
   if (const auto next = wheel_.next_wakeup(); next != time_point::max()) arm_tick(next);
-}
-
-// --- the game's handlers ------------------------------------------------------------------
-
-template <class F>
-bool shard::call_game(session& s, F&& f) {
-  try {
-    f();
-    return true;
-  } catch (...) {
-    // A throwing handler costs its own session, never the shard or other sessions.
-    s.close_with({close_reason::handler_error, {}}, now());
-    return false;
-  }
-}
-
-void shard::notify_opened(session& s) {
-  if (const auto& h = engine_.handlers().on_opened) call_game(s, [&] { h(s.id()); });
-}
-
-void shard::notify_suspected(session& s) {
-  if (const auto& h = engine_.handlers().on_suspected) call_game(s, [&] { h(s.id()); });
-}
-
-void shard::notify_recovered(session& s) {
-  if (const auto& h = engine_.handlers().on_recovered) call_game(s, [&] { h(s.id()); });
-}
-
-void shard::notify_transport_lost(session& s, const close_info& cause) {
-  if (const auto& h = engine_.handlers().on_transport_lost) call_game(s, [&] { h(s.id(), cause); });
-}
-
-void shard::notify_resumed(session& s, const resumed_info& info) {
-  if (const auto& h = engine_.handlers().on_resumed) call_game(s, [&] { h(s.id(), info); });
-}
-
-void shard::notify_message(session& s, std::span<const std::byte> payload) {
-  if (const auto& h = engine_.handlers().on_message) call_game(s, [&] { h(s.id(), payload); });
-}
-
-void shard::notify_closed(session& s) {
-  live_ids_[s.id().slot()].store(0, std::memory_order_release);  // stale from now on, for every thread
-  if (role_ == session_role::client && engine_.reconnect().enabled && !shutting_down_) {
-    const auto& why = s.why_closed();
-    const auto r = why.reason;
-    const bool kicked = why.detail == close_code::application && !engine_.reconnect().after_application_close;
-    if (r != close_reason::closed_locally && r != close_reason::shutdown && r != close_reason::handler_error && !kicked)
-      schedule_reconnect(s);
-  }
-  const bool tell_game = s.was_opened() || role_ == session_role::client;
-  if (const auto& h = engine_.handlers().on_closed; h && tell_game) {
-    try {
-      h(s.id(), s.why_closed());
-    } catch (...) {
-      // Already closing; nothing more to take from it.
-    }
-  }
 }
 
 // --- reclaiming ------------------------------------------------------------------------------

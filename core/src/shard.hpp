@@ -8,6 +8,7 @@
 // thread can refuse a stale id at once.
 #pragma once
 
+#include "event_queue.hpp"
 #include "lingering_session.hpp"
 #include "own_stalls.hpp"
 #include "resume_token.hpp"
@@ -17,6 +18,7 @@
 
 #include <lifeline/config.hpp>
 #include <lifeline/frame_encoder.hpp>
+#include <lifeline/session_event.hpp>
 #include <lifeline/session_handlers.hpp>
 #include <lifeline/stats.hpp>
 #include <lifeline/timer_wheel.hpp>
@@ -26,6 +28,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cassert>
@@ -61,6 +64,11 @@ class shard {
   /// shard, plus those queued in the session and not yet written to its socket. The
   /// back-pressure that keeps game threads from outrunning a session (queue_full).
   [[nodiscard]] std::atomic<std::size_t>& bytes_pending(std::uint32_t slot) noexcept { return pending_[slot]; }
+  /// The round-trip time `slot`'s session last measured (0 until one completed), for any
+  /// thread: check is_live() before and after reading it.
+  [[nodiscard]] std::chrono::microseconds published_round_trip_time(std::uint32_t slot) const noexcept {
+    return std::chrono::microseconds{round_trip_us_[slot].load(std::memory_order_relaxed)};
+  }
   /// Queues a game thread's message for session `to` (the caller checked bytes_pending).
   void send_from_another_thread(session_id to, std::span<const std::byte> message);
   /// stop() was called: messages still waiting for the shard are dropped.
@@ -72,6 +80,14 @@ class shard {
   }
   /// The worker thread's body.
   void run();
+  [[nodiscard]] std::size_t slot_capacity() const noexcept { return slots_.capacity(); }
+  /// Poll mode: this shard's events, on their way to the polling thread (nullptr in
+  /// callback mode). The poller consumes them.
+  [[nodiscard]] event_queue* events() noexcept { return events_.get(); }
+  /// Poll mode, for the poller after it took events: if the shard held its sessions'
+  /// reading because the backlog was full, and the backlog is now under half the limit,
+  /// the shard reads them again (one post).
+  void release_held_readers_if_caught_up();
 
   // --- before the thread starts ---------------------------------------------------
   /// Opens this shard's SO_REUSEPORT acceptor; returns the bound port.
@@ -86,6 +102,8 @@ class shard {
   /// The session `id` as a full session object: the one open, or a lingering one woken
   /// from its record (in state lingering). nullptr: no such session here.
   [[nodiscard]] session* wake(session_id id);
+  /// Sets session `id`'s user context (open or lingering); false: no such session here.
+  bool set_user_context(session_id id, void* context) noexcept;
   /// Keeps a game message for lingering session `id`, for replay. False: not lingering.
   bool keep_for_lingering(session_id id, std::span<const std::byte> message);
   void begin_shutdown(std::chrono::milliseconds flush_deadline);
@@ -115,6 +133,10 @@ class shard {
     std::span<std::byte> bytes;
   };
   [[nodiscard]] session_stats& counters() noexcept { return stats_; }
+  void publish_round_trip_time(std::uint32_t slot, std::chrono::microseconds rtt) noexcept {
+    round_trip_us_[slot].store(static_cast<std::uint32_t>(std::min<std::int64_t>(rtt.count(), UINT32_MAX)),
+                               std::memory_order_relaxed);
+  }
   [[nodiscard]] bool shutting_down() const noexcept { return shutting_down_; }
   /// How long a closing session may take to flush its close frame to a live peer.
   [[nodiscard]] std::chrono::milliseconds flush_timeout() const noexcept { return flush_timeout_; }
@@ -126,6 +148,12 @@ class shard {
   /// A server session leaves handshaking (opened, or closed first); an open one ends.
   void handshake_ended(session& s, bool opened);
   void open_session_ended(session& s);
+  /// Poll mode: when the events waiting for the game reach event_backlog_limit, holds
+  /// `s`'s reading (true) until the game has taken half of them.
+  bool hold_reading(session& s);
+  [[nodiscard]] const applied_watermarks& watermarks() const noexcept { return watermarks_; }
+  /// `s`'s queued bytes crossed a watermark: tells the game (after the current handler).
+  void writability_changed(session& s, bool writable);
   void notify_opened(session& s);
   void notify_message(session& s, std::span<const std::byte> payload);
   void notify_closed(session& s);
@@ -174,6 +202,8 @@ class shard {
   void note_token_generation() noexcept;
   template <class F>
   bool call_game(session& s, F&& f);
+  void queue_event(session& s, session_event event);
+  void release_held_readers();
 
   struct reconnect_ticket;
   // A connection on its way to the session it resumes (maybe on another shard).
@@ -215,6 +245,7 @@ class shard {
   bool sweep_posted_ = false;                        // a free_retired() is queued
   std::unique_ptr<std::atomic<std::uint64_t>[]> live_ids_;
   std::unique_ptr<std::atomic<std::size_t>[]> pending_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> round_trip_us_;  // each slot's last RTT sample, for any thread
   send_inbox inbox_;
   // The memory budget: this shard's share of buffer_budget, what its sessions hold now.
   std::size_t budget_;
@@ -234,6 +265,13 @@ class shard {
   // With per-address caps on: each server session's source address, as admitted.
   std::unordered_map<std::uint64_t, asio::ip::address> admitted_from_;
   session_stats stats_;
+  applied_watermarks watermarks_;
+  // Poll mode (session_event.hpp): the queue to the game, and the sessions whose reading
+  // waits for the game to catch up.
+  std::unique_ptr<event_queue> events_;
+  std::size_t event_backlog_limit_ = 0;
+  std::vector<session_id> held_readers_;
+  std::atomic<bool> readers_held_{false};  // held_readers_ may be non-empty: the poller releases them
   resume_token_keys::token token_{};  // the last token issue_token() made
   bool shutting_down_ = false;
   std::chrono::milliseconds flush_timeout_{1000};

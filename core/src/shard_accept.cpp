@@ -127,6 +127,7 @@ session& shard::adopt(session_id id, asio::ip::tcp::socket socket, session_role 
   const auto slot = id.slot();
   sessions_[slot] = std::make_unique<session>(*this, id, role, std::move(socket), now());
   sessions_[slot]->user_context = context;
+  round_trip_us_[slot].store(0, std::memory_order_relaxed);
   live_ids_[slot].store(id.value, std::memory_order_release);
   ++stats_.sessions_open;
   return *sessions_[slot];

@@ -60,6 +60,7 @@ session_stats& session_stats::operator+=(const session_stats& o) noexcept {
   longest_loop_stall = std::max(longest_loop_stall, o.longest_loop_stall);
   rate_strikes += o.rate_strikes;
   buffer_bytes += o.buffer_bytes;
+  reads_held += o.reads_held;
   heartbeat_timeout_lateness += o.heartbeat_timeout_lateness;
   deadline_timer_lateness += o.deadline_timer_lateness;
   return *this;

@@ -84,6 +84,17 @@ struct resume_config {
   [[nodiscard]] static std::vector<close_reason> transport_deaths();
 };
 
+/// Back-pressure a game can act on before queue_full: when the bytes on their way to a
+/// session (server::queued_bytes: sent and not yet written to its socket) rise to `high`,
+/// the game hears on_writability_changed(id, false); when they fall back to `low`,
+/// on_writability_changed(id, true). A game sending state at a fixed rate skips states for
+/// a session that is not writable, and sends the latest when it is again. Each crossing
+/// costs one post to the session's shard; nothing is done per message.
+struct write_watermarks {
+  std::optional<std::size_t> high;  ///< at most write_queue_limit; default write_queue_limit / 4; 0: off
+  std::optional<std::size_t> low;   ///< below high; default high / 4
+};
+
 /// Liveness and limits, common to both ends of a session.
 struct liveness_config {
   bool heartbeats = true;                     ///< off: no beats and no dead_after; the kernel backstop only
@@ -108,6 +119,7 @@ struct liveness_config {
   std::optional<milliseconds> user_timeout;   ///< default: 2 × dead_after
   std::size_t max_frame_size = 64 * 1024;     ///< body bytes, both directions
   std::size_t write_queue_limit = 1024 * 1024;  ///< bytes queued for one session before it is closed
+  write_watermarks watermarks;                ///< when on_writability_changed tells the game
   milliseconds write_stall_timeout{5000};     ///< queued bytes making no progress for this long: closed
   milliseconds wheel_tick{4};                 ///< timer wheel resolution; lateness is at most one tick
   std::size_t max_expiries_per_turn = 512;    ///< deadline work per loop turn, so mass death cannot stall live sessions
@@ -156,6 +168,11 @@ struct liveness_config {
   /// write_queue_limit (checked when the server or connector is made). Game threads'
   /// messages waiting for their shard count at what their buffer holds (up to twice their size).
   std::size_t buffer_budget = std::size_t{256} * 1024 * 1024;
+  /// Poll mode (session_event.hpp): bytes of events that may wait for the game's poll(),
+  /// split evenly between the worker threads. A thread whose share is full stops reading
+  /// from its sessions until the game has taken half of it (bytes waiting in a socket then
+  /// count as hearing its peer). Each share must hold one frame of max_frame_size.
+  std::size_t event_backlog_limit = std::size_t{64} * 1024 * 1024;
 
   resume_config resume;
 };
@@ -240,5 +257,12 @@ struct evidence_rules {
   milliseconds stall_threshold{0};
 };
 [[nodiscard]] evidence_rules derive_evidence_rules(const liveness_config& config) noexcept;
+
+/// The watermarks actually applied (high 0: off).
+struct applied_watermarks {
+  std::size_t high = 0;
+  std::size_t low = 0;
+};
+[[nodiscard]] applied_watermarks derive_watermarks(const liveness_config& config) noexcept;
 
 }  // namespace lifeline

@@ -19,6 +19,7 @@
 
 #include <lifeline/config.hpp>
 #include <lifeline/session_error.hpp>
+#include <lifeline/session_event.hpp>
 #include <lifeline/session_handlers.hpp>
 #include <lifeline/session_id.hpp>
 #include <lifeline/stats.hpp>
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <span>
 #include <string>
 #include <system_error>
@@ -46,6 +48,8 @@ class connector {
  public:
   /// Validates `config` (throws std::invalid_argument naming the field).
   connector(connector_config config, session_handlers handlers);
+  /// Poll mode (session_event.hpp): the game takes the events with poll(), as a server's.
+  connector(connector_config config, polled_events_t);
   ~connector();
   connector(const connector&) = delete;
   connector& operator=(const connector&) = delete;
@@ -65,13 +69,26 @@ class connector {
   std::error_code close(session_id id);                                     ///< Any thread.
   /// As server::close(id, app_code, app_reason). Any thread.
   std::error_code close(session_id id, std::uint16_t app_code, std::string_view app_reason);
-  std::error_code set_user_context(session_id id, void* context);           ///< Owning shard's thread only.
-  [[nodiscard]] void* user_context(session_id id) const;                   ///< Owning shard's thread only.
-  std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;  ///< Owning shard's thread only.
-  std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;              ///< Owning shard's thread only.
+  /// As server::poll().
+  template <class Handler>
+  std::size_t poll(Handler&& handle, std::size_t max_events = SIZE_MAX) {
+    return poll_with(
+        [](void* h, const session_event& e) { (*static_cast<std::remove_reference_t<Handler>*>(h))(e); },
+        static_cast<void*>(std::addressof(handle)), max_events);
+  }
+  /// As server's: the owning shard's thread in callback mode, the polling thread in poll mode.
+  std::error_code set_user_context(session_id id, void* context);
+  [[nodiscard]] void* user_context(session_id id) const;
+  std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;  ///< Any thread.
+  std::error_code queued_bytes(session_id id, std::size_t& bytes) const;                ///< Any thread.
+  /// As server::addresses() and server::kernel_info().
+  std::error_code addresses(session_id id, session_addresses& where) const;
+  std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
   [[nodiscard]] server_stats stats() const;                                 ///< Any thread (see server::stats).
 
  private:
+  std::size_t poll_with(void (*call)(void*, const session_event&), void* handler, std::size_t max_events);
+
   std::unique_ptr<detail::engine> engine_;
 };
 

@@ -18,10 +18,16 @@
 //   server.start();
 //   ...
 //   server.stop();
+//
+// Or, in poll mode (session_event.hpp), the game takes the same events on its own thread:
+//   lifeline::server server(config, lifeline::polled_events);
+//   server.start();
+//   for (;;) { server.poll([&](const lifeline::session_event& e) { ... }); tick(); }
 #pragma once
 
 #include <lifeline/config.hpp>
 #include <lifeline/session_error.hpp>
+#include <lifeline/session_event.hpp>
 #include <lifeline/session_handlers.hpp>
 #include <lifeline/session_id.hpp>
 #include <lifeline/stats.hpp>
@@ -29,7 +35,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,6 +53,9 @@ class server {
  public:
   /// Validates `config` (throws std::invalid_argument naming the field). Nothing runs yet.
   server(server_config config, session_handlers handlers);
+  /// Poll mode: the game takes the events with poll() on a thread of its own; no handler
+  /// runs on lifeline's threads. Validates `config` as above.
+  server(server_config config, polled_events_t);
   /// stop(), then joins. Not from a shard thread.
   ~server();
   server(const server&) = delete;
@@ -79,13 +90,40 @@ class server {
   /// Any thread.
   std::error_code close(session_id id, std::uint16_t app_code, std::string_view app_reason);
 
-  /// Per-session game context. Owning shard's thread only (inside a handler).
+  /// Poll mode: hands up to `max_events` waiting events to `handle(const session_event&)`
+  /// on the calling thread, and returns how many (0 when none wait: it never blocks). Call
+  /// it regularly (each tick of the game's loop): a session's reading is held while its
+  /// thread's backlog is full (liveness_config::event_backlog_limit). One thread at a
+  /// time, and not from inside `handle` (std::logic_error). An exception from `handle`
+  /// leaves poll() after that event, which counts as delivered. std::logic_error in
+  /// callback mode. After stop() it still delivers the shutdown's closed events.
+  template <class Handler>
+  std::size_t poll(Handler&& handle, std::size_t max_events = SIZE_MAX) {
+    return poll_with(
+        [](void* h, const session_event& e) { (*static_cast<std::remove_reference_t<Handler>*>(h))(e); },
+        static_cast<void*>(std::addressof(handle)), max_events);
+  }
+
+  /// Per-session game context. In callback mode on the owning shard's thread only (inside
+  /// a handler); in poll mode on the polling thread only (from its first poll()), where
+  /// each event carries it. Elsewhere set_user_context answers wrong_thread and
+  /// user_context nullptr.
   std::error_code set_user_context(session_id id, void* context);
   [[nodiscard]] void* user_context(session_id id) const;
 
-  /// Round-trip time from the last heartbeat exchange (0 until one completed), and the
-  /// kernel's view of the connection. Owning shard's thread only.
+  /// Round-trip time from the last heartbeat exchange, or data frame with clock stamps (0
+  /// until one completed). Any thread (an atomic load).
   std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;
+  /// Bytes on their way to the session: sent and not yet taken by its thread, plus queued
+  /// and not yet written to its socket (what write_queue_limit bounds, and watermarks
+  /// watch). Any thread (an atomic load).
+  std::error_code queued_bytes(session_id id, std::size_t& bytes) const;
+  /// Both ends of the session's connection (empty while it lingers), and the kernel's view
+  /// of it. Any thread: on the session's own shard thread at once; from a game thread at
+  /// the cost of one round trip to that shard (the caller waits for a turn of its loop);
+  /// from another shard's handler not at all (wrong_thread: a handler never waits on
+  /// another shard). Poll mode's opened and resumed events carry the addresses.
+  std::error_code addresses(session_id id, session_addresses& where) const;
   std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
 
   /// A snapshot of every shard's counters. Any thread; from a handler, only the calling
@@ -93,6 +131,8 @@ class server {
   [[nodiscard]] server_stats stats() const;
 
  private:
+  std::size_t poll_with(void (*call)(void*, const session_event&), void* handler, std::size_t max_events);
+
   std::string config_listen_address_;
   std::uint16_t config_port_;
   bool config_share_port_;

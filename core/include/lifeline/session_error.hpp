@@ -14,6 +14,9 @@ enum class session_error {
   not_running = 2,       ///< the server or connector is not started, or is stopping
   message_too_large = 3, ///< the message would not fit in max_frame_size
   queue_full = 4,        ///< write_queue_limit bytes are already on their way to this session
+  /// The call works only on a thread that owns the session's state: its shard's thread (a
+  /// handler), or in poll mode the thread that polls. The session may well be alive.
+  wrong_thread = 5,
 };
 
 [[nodiscard]] const std::error_category& session_error_category() noexcept;

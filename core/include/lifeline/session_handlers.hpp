@@ -50,6 +50,11 @@ struct session_handlers {
   /// being replayed, once and in order, unless `state_lost` (more was sent in the outage
   /// than resume.replay_bytes keeps: send the client a full snapshot).
   std::function<void(session_id, resumed_info)> on_resumed = {};
+  /// Optional. The bytes on their way to the session (server::queued_bytes) rose to
+  /// liveness_config::watermarks.high (writable false: the peer reads slower than the game
+  /// writes; skip state it does not need) or fell back to watermarks.low (true). Called
+  /// after the send() or the write that crossed the mark, never inside it.
+  std::function<void(session_id, bool writable)> on_writability_changed = {};
 };
 
 }  // namespace lifeline

@@ -65,6 +65,9 @@ struct session_stats {
   /// Now: bytes the sessions hold in buffers of their own (frames arriving, write queues),
   /// what buffer_budget bounds.
   std::uint64_t buffer_bytes = 0;
+  /// Poll mode: times a session's reading was held because the game's events backlog was
+  /// full (liveness_config::event_backlog_limit).
+  std::uint64_t reads_held = 0;
 
   // Session and transport (DESIGN.md §10).
   std::uint64_t sessions_lingering = 0;  ///< now: sessions whose transport died, waiting out their grace
