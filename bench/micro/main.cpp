@@ -4,6 +4,7 @@
 //   lifeline_micro_bench                      all benchmarks (about two minutes)
 //   lifeline_micro_bench --smoke              one tiny pass at 1,000 sessions (for ctest)
 //   lifeline_micro_bench --benchmark_filter=touch   any Google Benchmark flag works
+//   lifeline_micro_bench --benchmark_filter=delivery  poll mode against callbacks, per message
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 namespace lifeline::bench {
 void register_deadline_benchmarks();
 void register_codec_benchmarks();
+void register_delivery_benchmarks();
 }  // namespace lifeline::bench
 
 namespace {
@@ -95,7 +97,7 @@ class comparison_reporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
-  std::string smoke_filter = "--benchmark_filter=(/1000$)|(^codec/)|(^reactor_turn/)|(_30hz/.*/10000$)";
+  std::string smoke_filter = "--benchmark_filter=(/1000$)|(^codec/)|(^delivery/)|(^reactor_turn/)|(_30hz/.*/10000$)";
   for (auto it = args.begin(); it != args.end(); ++it) {
     if (std::strcmp(*it, "--smoke") == 0) {
       *it = smoke_filter.data();
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
 
   lifeline::bench::register_deadline_benchmarks();
   lifeline::bench::register_codec_benchmarks();
+  lifeline::bench::register_delivery_benchmarks();
 
   comparison_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

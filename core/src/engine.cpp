@@ -282,6 +282,60 @@ std::error_code engine::send(session_id id, std::span<const std::byte> message) 
   return {};
 }
 
+// One shared copy of the message; per shard, its sessions' ids in one inbox item (or, on
+// that shard's own thread, queued at once, as send() does there).
+broadcast_result engine::broadcast(std::span<const session_id> to, std::span<const std::byte> message) {
+  broadcast_result out;
+  if (!running_) {
+    out.error = session_error::not_running;
+    return out;
+  }
+  if (message.size() > max_data_payload(liveness_.max_frame_size)) {
+    out.error = session_error::message_too_large;
+    return out;
+  }
+  thread_local std::vector<std::vector<session_id>> by_shard;  // kept: no allocation per broadcast
+  by_shard.resize(std::max(by_shard.size(), shards_.size()));
+  for (auto& ids : by_shard) ids.clear();
+  const auto frame_bytes = message.size() + max_data_frame_overhead;
+  for (const auto id : to) {
+    auto* s = shard_of(id);
+    if (s == nullptr || !s->is_live(id)) {
+      ++out.unknown;
+      continue;
+    }
+    if (s->would_pass_budget(frame_bytes)) {  // buffer_budget
+      ++out.queue_full;
+      continue;
+    }
+    auto& pending = s->bytes_pending(id.slot());
+    if (pending.fetch_add(frame_bytes, std::memory_order_relaxed) + frame_bytes > liveness_.write_queue_limit) {
+      pending.fetch_sub(frame_bytes, std::memory_order_relaxed);
+      ++out.queue_full;
+      continue;
+    }
+    by_shard[id.shard()].push_back(id);
+    ++out.queued;
+  }
+  std::shared_ptr<const std::byte[]> shared;
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    const auto& ids = by_shard[i];
+    if (ids.empty()) continue;
+    auto& s = *shards_[i];
+    if (s.runs_on_this_thread()) {
+      s.deliver_to_members(ids, message, s.now());
+      continue;
+    }
+    if (!shared) {
+      auto copy = std::make_shared<std::byte[]>(message.size());
+      std::copy(message.begin(), message.end(), copy.get());
+      shared = std::move(copy);
+    }
+    s.send_group_from_another_thread(ids, shared, message.size());
+  }
+  return out;
+}
+
 std::error_code engine::close(session_id id, std::uint16_t app_code, std::string_view app_reason) {
   if (!running_) return session_error::not_running;
   auto* s = shard_of(id);
@@ -322,6 +376,7 @@ server_stats engine::stats() const {
       if (future.wait_for(std::chrono::seconds{5}) == std::future_status::ready) copy = future.get();
       else out.complete = false;  // stopping: its loop no longer runs
     }
+    if (auto* events = s->events()) copy.event_backlog_bytes = events->bytes_held();
     out.sessions_per_shard.push_back(copy.sessions_open);
     out.total += copy;
   }

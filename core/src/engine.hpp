@@ -7,6 +7,7 @@
 #include "resume_token.hpp"
 #include "shard.hpp"
 
+#include <lifeline/broadcast.hpp>
 #include <lifeline/config.hpp>
 #include <lifeline/session_error.hpp>
 #include <lifeline/session_handlers.hpp>
@@ -35,6 +36,7 @@ class engine {
   // Any thread.
   std::error_code send(session_id id, std::span<const std::byte> message);
   std::error_code close(session_id id, std::uint16_t app_code = 0, std::string_view app_reason = {});
+  broadcast_result broadcast(std::span<const session_id> to, std::span<const std::byte> message);
   void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context);
   [[nodiscard]] server_stats stats() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }

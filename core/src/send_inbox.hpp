@@ -11,13 +11,19 @@
 //   if (inbox.push(id, bytes)) asio::post(io, [&] { drain(); });   // any thread
 //   inbox.take(batch);  for (auto& m : batch.items) deliver(m.id, batch.message(m));  // shard
 //
-// push() and clear() from any thread; take() on the owning shard's thread.
+// A broadcast (server::broadcast) waits here too, as one item: the ids of its sessions on
+// this shard, appended to one array, and a pointer to its one shared copy of the message.
+// In the same queue as single messages, so a game thread's sends and broadcasts reach a
+// session in the order it made them.
+//
+// push(), push_group() and clear() from any thread; take() on the owning shard's thread.
 #pragma once
 
 #include <lifeline/session_id.hpp>
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <utility>
@@ -28,19 +34,39 @@ namespace lifeline::detail {
 class send_inbox {
  public:
   struct item {
-    session_id to;
+    session_id to;       // empty: a group (offset is its index in groups)
     std::size_t offset;
     std::size_t size;
+  };
+  struct group {
+    std::shared_ptr<const std::byte[]> message;  // shared by every shard the broadcast reaches
+    std::size_t first = 0;                       // its ids: group_ids[first, first + count)
+    std::size_t count = 0;
   };
   struct batch {
     std::vector<std::byte> bytes;
     std::vector<item> items;
+    std::vector<group> groups;
+    std::vector<session_id> group_ids;
+    std::size_t shared_bytes = 0;  // the groups' messages (counted here once per shard)
     [[nodiscard]] std::span<const std::byte> message(const item& m) const noexcept {
+      if (!m.to) return {groups[m.offset].message.get(), m.size};
       return {bytes.data() + m.offset, m.size};
+    }
+    [[nodiscard]] std::span<const session_id> members(const item& m) const noexcept {
+      const auto& g = groups[m.offset];
+      return {group_ids.data() + g.first, g.count};
     }
     void clear() noexcept {
       bytes.clear();
       items.clear();
+      groups.clear();
+      group_ids.clear();
+      shared_bytes = 0;
+    }
+    [[nodiscard]] std::size_t memory() const noexcept {
+      return bytes.capacity() + items.capacity() * sizeof(item) + groups.capacity() * sizeof(group) +
+             group_ids.capacity() * sizeof(session_id) + shared_bytes;
     }
   };
 
@@ -52,7 +78,20 @@ class send_inbox {
     waiting_.bytes.insert(waiting_.bytes.end(), message.begin(), message.end());  // first: if it throws, no item points past it
     waiting_.items.push_back({to, offset, message.size()});
     // What the memory budget counts is what is held: the arena's capacity, not its size.
-    bytes_waiting_.store(waiting_.bytes.capacity() + waiting_.items.capacity() * sizeof(item), std::memory_order_relaxed);
+    bytes_waiting_.store(waiting_.memory(), std::memory_order_relaxed);
+    return !std::exchange(drain_posted_, true);
+  }
+
+  /// Appends one message of `size` bytes for every session in `to`, sharing `message`.
+  /// True as push(). Any thread.
+  bool push_group(std::span<const session_id> to, std::shared_ptr<const std::byte[]> message, std::size_t size) {
+    std::lock_guard lock(mutex_);
+    const auto first = waiting_.group_ids.size();
+    waiting_.group_ids.insert(waiting_.group_ids.end(), to.begin(), to.end());
+    waiting_.groups.push_back({std::move(message), first, to.size()});
+    waiting_.shared_bytes += size;
+    waiting_.items.push_back({session_id{}, waiting_.groups.size() - 1, size});
+    bytes_waiting_.store(waiting_.memory(), std::memory_order_relaxed);
     return !std::exchange(drain_posted_, true);
   }
 

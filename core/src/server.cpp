@@ -31,6 +31,9 @@ void server::start() { engine_->start(&config_listen_address_, config_port_, con
 void server::stop(std::chrono::milliseconds flush_deadline) { engine_->stop(flush_deadline); }
 std::uint16_t server::port() const noexcept { return engine_->port(); }
 std::error_code server::send(session_id id, std::span<const std::byte> message) { return engine_->send(id, message); }
+broadcast_result server::broadcast(std::span<const session_id> to, std::span<const std::byte> message) {
+  return engine_->broadcast(to, message);
+}
 std::error_code server::close(session_id id) { return engine_->close(id); }
 std::error_code server::close(session_id id, std::uint16_t app_code, std::string_view app_reason) {
   return engine_->close(id, app_code, app_reason);

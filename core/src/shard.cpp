@@ -173,6 +173,10 @@ void shard::deliver_waiting_sends() {
   const auto end = std::min(delivering_.items.size(), delivered_ + messages_per_turn);
   for (; delivered_ < end; ++delivered_) {
     const auto& m = delivering_.items[delivered_];
+    if (!m.to) {  // a broadcast's share of this shard
+      deliver_to_members(delivering_.members(m), delivering_.message(m), t);
+      continue;
+    }
     // The session counts what it queues, as it queues it.
     pending_[m.to.slot()].fetch_sub(m.size + max_data_frame_overhead, std::memory_order_relaxed);
     if (!engine_.is_running()) continue;  // stop(): what is still waiting is dropped
@@ -183,6 +187,24 @@ void shard::deliver_waiting_sends() {
   }
   if (delivered_ < delivering_.items.size() || inbox_.more_after_drain())
     asio::post(io_, [this] { deliver_waiting_sends(); });  // the rest after the others' turn
+}
+
+void shard::send_group_from_another_thread(std::span<const session_id> to, std::shared_ptr<const std::byte[]> message,
+                                           std::size_t size) {
+  if (inbox_.push_group(to, std::move(message), size)) asio::post(io_, [this] { deliver_waiting_sends(); });
+}
+
+// One broadcast message to each of `members` (their pending bytes were counted by the
+// caller, as for a single send).
+void shard::deliver_to_members(std::span<const session_id> members, std::span<const std::byte> message, time_point t) {
+  for (const auto id : members) {
+    pending_[id.slot()].fetch_sub(message.size() + max_data_frame_overhead, std::memory_order_relaxed);
+    if (!engine_.is_running()) continue;  // stop(): what is still waiting is dropped
+    if (auto* target = find(id))
+      target->send_message(message, t, session::admitted::by_send);
+    else
+      keep_for_lingering(id, message);
+  }
 }
 
 // --- the memory budget ---------------------------------------------------------------------

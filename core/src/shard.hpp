@@ -34,6 +34,7 @@
 #include <cassert>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -71,6 +72,10 @@ class shard {
   }
   /// Queues a game thread's message for session `to` (the caller checked bytes_pending).
   void send_from_another_thread(session_id to, std::span<const std::byte> message);
+  /// Queues one shared message for each of `to` (sessions of this shard; the caller
+  /// checked their bytes_pending), behind the game threads' earlier messages.
+  void send_group_from_another_thread(std::span<const session_id> to, std::shared_ptr<const std::byte[]> message,
+                                      std::size_t size);
   /// stop() was called: messages still waiting for the shard are dropped.
   void drop_waiting_sends() { inbox_.clear(); }
   /// Whether `more` bytes from a game thread would take the shard past its share of
@@ -107,6 +112,8 @@ class shard {
   /// Keeps a game message for lingering session `id`, for replay. False: not lingering.
   bool keep_for_lingering(session_id id, std::span<const std::byte> message);
   void begin_shutdown(std::chrono::milliseconds flush_deadline);
+  /// A broadcast's message to each of `members` (the caller counted their bytes_pending).
+  void deliver_to_members(std::span<const session_id> members, std::span<const std::byte> message, time_point t);
   [[nodiscard]] const session_stats& stats() const noexcept { return stats_; }
 
   // --- for sessions (owning shard's thread) ----------------------------------------
@@ -202,7 +209,8 @@ class shard {
   void note_token_generation() noexcept;
   template <class F>
   bool call_game(session& s, F&& f);
-  void queue_event(session& s, session_event event);
+  template <class Fill>
+  void queue_event(session& s, event_kind kind, Fill&& fill);
   void release_held_readers();
 
   struct reconnect_ticket;

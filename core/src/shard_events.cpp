@@ -27,9 +27,13 @@ bool shard::call_game(session& s, F&& f) {
 
 // --- poll mode -------------------------------------------------------------------------------
 
-void shard::queue_event(session& s, session_event event) {
+template <class Fill>
+void shard::queue_event(session& s, event_kind kind, Fill&& fill) {
+  session_event event;
+  event.kind = kind;
   event.id = s.id();
   event.context = s.user_context;
+  fill(event);
   append_event(*events_, event);
 }
 
@@ -60,7 +64,7 @@ void shard::release_held_readers() {
 // --- both ------------------------------------------------------------------------------------
 
 void shard::writability_changed(session& s, bool writable) {
-  if (events_) return queue_event(s, {.kind = event_kind::writability_changed, .writable = writable});
+  if (events_) return queue_event(s, event_kind::writability_changed, [&](session_event& e) { e.writable = writable; });
   if (!engine_.handlers().on_writability_changed) return;
   // Not from inside the send() or the write that crossed the mark: after it.
   asio::post(io_, [this, id = s.id(), writable] {
@@ -72,32 +76,35 @@ void shard::writability_changed(session& s, bool writable) {
 }
 
 void shard::notify_opened(session& s) {
-  if (events_) return queue_event(s, {.kind = event_kind::opened, .addresses = s.addresses()});
+  if (events_) return queue_event(s, event_kind::opened, [&](session_event& e) { e.addresses = s.addresses(); });
   if (const auto& h = engine_.handlers().on_opened) call_game(s, [&] { h(s.id()); });
 }
 
 void shard::notify_suspected(session& s) {
-  if (events_) return queue_event(s, {.kind = event_kind::suspected});
+  if (events_) return queue_event(s, event_kind::suspected, [](session_event&) {});
   if (const auto& h = engine_.handlers().on_suspected) call_game(s, [&] { h(s.id()); });
 }
 
 void shard::notify_recovered(session& s) {
-  if (events_) return queue_event(s, {.kind = event_kind::recovered});
+  if (events_) return queue_event(s, event_kind::recovered, [](session_event&) {});
   if (const auto& h = engine_.handlers().on_recovered) call_game(s, [&] { h(s.id()); });
 }
 
 void shard::notify_transport_lost(session& s, const close_info& cause) {
-  if (events_) return queue_event(s, {.kind = event_kind::transport_lost, .why = cause});
+  if (events_) return queue_event(s, event_kind::transport_lost, [&](session_event& e) { e.why = cause; });
   if (const auto& h = engine_.handlers().on_transport_lost) call_game(s, [&] { h(s.id(), cause); });
 }
 
 void shard::notify_resumed(session& s, const resumed_info& info) {
-  if (events_) return queue_event(s, {.kind = event_kind::resumed, .resumed = info, .addresses = s.addresses()});
+  if (events_) return queue_event(s, event_kind::resumed, [&](session_event& e) {
+      e.resumed = info;
+      e.addresses = s.addresses();
+    });
   if (const auto& h = engine_.handlers().on_resumed) call_game(s, [&] { h(s.id(), info); });
 }
 
 void shard::notify_message(session& s, std::span<const std::byte> payload) {
-  if (events_) return queue_event(s, {.kind = event_kind::message, .message = payload});
+  if (events_) return queue_event(s, event_kind::message, [&](session_event& e) { e.message = payload; });
   if (const auto& h = engine_.handlers().on_message) call_game(s, [&] { h(s.id(), payload); });
 }
 
@@ -112,7 +119,7 @@ void shard::notify_closed(session& s) {
   }
   const bool tell_game = s.was_opened() || role_ == session_role::client;
   if (!tell_game) return;
-  if (events_) return queue_event(s, {.kind = event_kind::closed, .why = s.why_closed()});
+  if (events_) return queue_event(s, event_kind::closed, [&](session_event& e) { e.why = s.why_closed(); });
   if (const auto& h = engine_.handlers().on_closed) {
     try {
       h(s.id(), s.why_closed());

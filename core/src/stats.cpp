@@ -61,6 +61,7 @@ session_stats& session_stats::operator+=(const session_stats& o) noexcept {
   rate_strikes += o.rate_strikes;
   buffer_bytes += o.buffer_bytes;
   reads_held += o.reads_held;
+  event_backlog_bytes += o.event_backlog_bytes;
   heartbeat_timeout_lateness += o.heartbeat_timeout_lateness;
   deadline_timer_lateness += o.deadline_timer_lateness;
   return *this;

@@ -6,6 +6,7 @@
 // could overflow. And stop() does not wait behind whatever game threads had queued: it
 // drops what its shards had not yet taken and flushes the rest for at most its deadline.
 #include "../support/fast_config.hpp"
+#include "../support/poll_until.hpp"
 #include "../support/raw_peer.hpp"
 #include "../support/session_log.hpp"
 
@@ -15,6 +16,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,4 +109,73 @@ TEST_CASE("stop() under a backlog of game-thread sends returns within a few flus
   CHECK(log.closed_count(close_reason::shutdown) == ids.size());
   for (const auto& e : log.closed())
     if (e.why.reason != close_reason::shutdown) MESSAGE("closed " << to_string(e.why.reason) << ": " << e.why.detail.message());
+}
+
+TEST_CASE("a slow reader makes the session unwritable at watermarks.high and writable again at watermarks.low, once each") {
+  auto config = fast_server(1);
+  config.liveness.write_queue_limit = 512 * 1024;
+  config.liveness.watermarks = {.high = 64 * 1024, .low = 16 * 1024};
+  config.liveness.write_stall_timeout = 10s;
+  config.liveness.dead_after = 5s;
+  session_log log;
+  std::mutex mutex;
+  std::vector<std::pair<bool, std::size_t>> changes;  // writable, queued bytes at the event
+  auto handlers = log.handlers();
+  server* serving = nullptr;
+  handlers.on_writability_changed = [&](session_id id, bool writable) {
+    std::size_t queued = 0;
+    CHECK(serving->queued_bytes(id, queued) == std::error_code{});  // on the shard's thread too
+    std::lock_guard lock(mutex);
+    changes.emplace_back(writable, queued);
+  };
+  server game(config, handlers);
+  serving = &game;
+  game.start();
+  raw_peer peer("127.0.0.1", game.port(), {}, smallest_receive_buffer);  // reads only when told
+  const session_id id{peer.handshake().session_id};
+  REQUIRE(log.wait_opened(1));
+  const auto changed = [&](std::size_t n) {
+    return poll_until([&] { std::lock_guard lock(mutex); return changes.size() >= n; }, 10s);
+  };
+
+  // Below high nothing is said: 32 KiB in all cannot have reached 64 KiB queued.
+  const std::string message(4 * 1024, 'w');
+  for (int i = 0; i < 8; ++i) REQUIRE(game.send(id, bytes_of(message)) == std::error_code{});
+  CHECK_FALSE(poll_until([&] { std::lock_guard lock(mutex); return !changes.empty(); }, 200ms));
+  // From a game thread, 4 KiB at a time as fast as send() takes them, until it refuses
+  // (the kernel's send buffer takes the first few hundred KiB at its own pace).
+  const auto until_full = clock::now() + 10s;
+  while (clock::now() < until_full && !game.send(id, bytes_of(message))) {
+  }
+  REQUIRE(changed(1));
+  std::size_t queued = 0;
+  REQUIRE(game.queued_bytes(id, queued) == std::error_code{});
+  {
+    std::lock_guard lock(mutex);
+    CHECK(changes[0].first == false);
+    MESSAGE("unwritable; " << changes[0].second << " bytes queued when the game heard it, " << queued << " now");
+  }
+
+  // The peer reads everything: the queue drains, through low, once.
+  const auto until = clock::now() + 10s;
+  while (!poll_until([&] { std::lock_guard lock(mutex); return changes.size() >= 2; }, 1ms) && clock::now() < until)
+    (void)peer.receive(100ms);
+  REQUIRE(changed(2));
+  std::lock_guard lock(mutex);
+  CHECK(changes.size() == 2);
+  CHECK(changes[1].first == true);
+  CHECK(changes[1].second <= 16 * 1024);
+  CHECK(log.closed().empty());
+}
+
+TEST_CASE("write_queue_limit and watermarks out of range are refused with the bound in the message") {
+  auto config = fast_server(1);
+  config.liveness.write_queue_limit = 64 * 1024;
+  CHECK_THROWS_WITH(config.validate(), doctest::Contains("write_queue_limit: must hold at least one frame of max_frame_size (65540 bytes)"));
+  config = fast_server(1);
+  config.liveness.watermarks.high = config.liveness.write_queue_limit + 1;
+  CHECK_THROWS_WITH(config.validate(), doctest::Contains("watermarks.high: must be at most write_queue_limit"));
+  config = fast_server(1);
+  config.liveness.watermarks = {.high = 4096, .low = 4096};
+  CHECK_THROWS_WITH(config.validate(), doctest::Contains("watermarks.low: must be below watermarks.high (4096 bytes)"));
 }

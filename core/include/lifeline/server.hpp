@@ -25,6 +25,7 @@
 //   for (;;) { server.poll([&](const lifeline::session_event& e) { ... }); tick(); }
 #pragma once
 
+#include <lifeline/broadcast.hpp>
 #include <lifeline/config.hpp>
 #include <lifeline/session_error.hpp>
 #include <lifeline/session_event.hpp>
@@ -81,6 +82,11 @@ class server {
   /// handler on the session's own shard the message is queued at once; if that closes the
   /// session (write_stalled), its on_closed runs before send() returns queue_full.
   std::error_code send(session_id id, std::span<const std::byte> message);
+
+  /// Queues one game message to every session in `to`, as send() would to each, from one
+  /// shared copy of it (broadcast.hpp). Any thread; from a handler, the sessions of its own
+  /// shard get it at once.
+  broadcast_result broadcast(std::span<const session_id> to, std::span<const std::byte> message);
 
   /// Closes a session (reason closed_locally), after flushing what is queued. Any thread.
   std::error_code close(session_id id);

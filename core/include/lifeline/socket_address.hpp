@@ -32,6 +32,7 @@ struct socket_address {
 struct session_addresses {
   socket_address remote;
   socket_address local;
+  friend bool operator==(const session_addresses&, const session_addresses&) = default;
 };
 
 }  // namespace lifeline

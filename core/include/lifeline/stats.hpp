@@ -68,6 +68,8 @@ struct session_stats {
   /// Poll mode: times a session's reading was held because the game's events backlog was
   /// full (liveness_config::event_backlog_limit).
   std::uint64_t reads_held = 0;
+  /// Poll mode, now: bytes of events waiting for the game's poll().
+  std::uint64_t event_backlog_bytes = 0;
 
   // Session and transport (DESIGN.md §10).
   std::uint64_t sessions_lingering = 0;  ///< now: sessions whose transport died, waiting out their grace
