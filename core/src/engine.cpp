@@ -82,8 +82,8 @@ void refuse_a_port_in_use(const asio::ip::tcp::endpoint& where) {
 
 void engine::start(const std::string* listen_address, std::uint16_t port, bool share_port) {
   std::lock_guard lock(lifecycle_);
+  if (stopped_) throw std::logic_error("start: stopped, and a stopped server or connector cannot be restarted; make a new one");
   if (started_) throw std::logic_error("start: already started");
-  if (stopped_) throw std::logic_error("start: already stopped; make a new server or connector");
   if (listen_address != nullptr) {
     const asio::ip::tcp::endpoint where(asio::ip::make_address(*listen_address), port);
     if (!share_port) refuse_a_port_in_use(where);
