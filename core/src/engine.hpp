@@ -33,8 +33,12 @@ class engine {
   // Any thread.
   std::error_code send(session_id id, std::span<const std::byte> message);
   std::error_code close(session_id id, std::uint16_t app_code = 0, std::string_view app_reason = {});
-  void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context);
+  /// A connector's connect(): its chain of attempts runs on the next shard in turn. An
+  /// empty ticket once stopped.
+  connect_ticket connect(connect_target target, void* context);
+  std::error_code cancel(connect_ticket ticket);
   [[nodiscard]] server_stats stats() const;
+  [[nodiscard]] connector_stats client_stats() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] bool is_running() const noexcept { return running_.load(std::memory_order_relaxed); }
 
@@ -45,6 +49,7 @@ class engine {
   [[nodiscard]] void* user_context(session_id id) const;
   std::error_code round_trip_time(session_id id, std::chrono::microseconds& rtt) const;
   std::error_code kernel_info(session_id id, tcp_kernel_info& info) const;
+  std::error_code liveness_in_use(session_id id, effective_liveness& out) const;
 
   // For shards.
   [[nodiscard]] const liveness_config& liveness() const noexcept { return liveness_; }
@@ -63,9 +68,18 @@ class engine {
   bool try_admit() noexcept;
   void try_admit_anyway() noexcept;  // counts a session that is closed at once, to keep counts balanced
   void release_admission() noexcept { open_sessions_.fetch_sub(1, std::memory_order_relaxed); }
+  /// A connect()'s chain is over: cancel() refuses its ticket from now on.
+  void retire_ticket(connect_ticket ticket) { tickets_.retire(ticket); }
 
  private:
   [[nodiscard]] shard* shard_of(session_id id) const noexcept;
+  /// A copy of every shard's counters (a post to each, unless called on a shard's
+  /// thread); false when some shard could not be asked (its entry is left empty).
+  struct shard_counts {
+    session_stats sessions;
+    connect_stats connects;
+  };
+  bool gather(std::vector<shard_counts>& per_shard) const;
 
   std::size_t max_sessions_;
   std::size_t shard_count_ = 1;
@@ -84,6 +98,7 @@ class engine {
   std::atomic<bool> stopped_{false};
   std::atomic<unsigned> live_threads_{0};  // worker threads whose loop still runs
   std::atomic<unsigned> next_connect_shard_{0};
+  connect_tickets tickets_;
   std::mutex lifecycle_;  // start/stop/join only, never on a session's path
   bool started_ = false;
   std::uint16_t port_ = 0;
