@@ -29,6 +29,16 @@ std::string_view to_string(close_reason reason) noexcept {
     case close_reason::memory_budget: return "memory_budget";
     case close_reason::admission_refused: return "admission_refused";
     case close_reason::resume_rejected: return "resume_rejected";
+    case close_reason::name_not_resolved: return "name_not_resolved";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(reconnect_plan plan) noexcept {
+  switch (plan) {
+    case reconnect_plan::none: return "none";
+    case reconnect_plan::scheduled: return "scheduled";
+    case reconnect_plan::given_up: return "given_up";
   }
   return "unknown";
 }

@@ -150,6 +150,9 @@ void connector_config::validate() const {
     reject("reconnect.max_delay", "must be at least initial_delay, got " + ms(reconnect.max_delay));
   if (reconnect.jitter < 0 || reconnect.jitter >= 1)
     reject("reconnect.jitter", "must be in [0, 1), got " + std::to_string(reconnect.jitter));
+  if (reconnect.max_attempts != 0 && !reconnect.enabled)
+    reject("reconnect.max_attempts", "is " + std::to_string(reconnect.max_attempts) +
+                                         ", but reconnect.enabled is false: each connect() makes one attempt");
   lifeline::validate(liveness, "liveness.");
   if (liveness.server_heartbeat_interval)
     reject("liveness.server_heartbeat_interval", "a server setting: a connector beats as its server's welcome says");

@@ -89,8 +89,8 @@ void refuse_a_port_in_use(const asio::ip::tcp::endpoint& where) {
 
 void engine::start(const std::string* listen_address, std::uint16_t port, bool share_port) {
   std::lock_guard lock(lifecycle_);
+  if (stopped_) throw std::logic_error("start: stopped, and a stopped server or connector cannot be restarted; make a new one");
   if (started_) throw std::logic_error("start: already started");
-  if (stopped_) throw std::logic_error("start: already stopped; make a new server or connector");
   if (listen_address != nullptr) {
     const asio::ip::tcp::endpoint where(asio::ip::make_address(*listen_address), port);
     if (!share_port) refuse_a_port_in_use(where);
@@ -252,6 +252,15 @@ std::error_code engine::kernel_info(session_id id, tcp_kernel_info& info) const 
   });
 }
 
+std::error_code engine::liveness_in_use(session_id id, effective_liveness& out) const {
+  return ask_owner(id, out, [id](shard& owner, effective_liveness& found) -> std::error_code {
+    auto* s = owner.find(id);
+    if (s == nullptr || s->state() >= session_state::closing) return session_error::unknown_session;
+    found = s->liveness_in_use();
+    return {};
+  });
+}
+
 std::error_code engine::send(session_id id, std::span<const std::byte> message) {
   if (!running_) return session_error::not_running;
   if (message.size() > max_data_payload(liveness_.max_frame_size)) return session_error::message_too_large;
@@ -353,32 +362,76 @@ std::error_code engine::close(session_id id, std::uint16_t app_code, std::string
   return {};
 }
 
-void engine::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context) {
-  auto& s = *shards_[next_connect_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
-  asio::post(s.io(), [&s, remote, local, context] { s.connect(remote, local, context, 0); });
+// The ticket is made here, on the caller's thread, so connect() returns at once; the chain
+// itself is the shard's (connect_chain.hpp).
+connect_ticket engine::connect(connect_target target, void* context) {
+  if (stopped_) return {};
+  const auto index = next_connect_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size();
+  auto& s = *shards_[index];
+  const auto ticket = tickets_.issue(static_cast<unsigned>(index));
+  asio::post(s.io(), [&s, ticket, target = std::move(target), context]() mutable {
+    s.begin_connect(ticket, std::move(target), context);
+  });
+  return ticket;
 }
 
-server_stats engine::stats() const {
-  server_stats out;
+// Always posted, even on the chain's own thread: its begin_connect() may still be queued.
+std::error_code engine::cancel(connect_ticket ticket) {
+  if (!running_) return session_error::not_running;
+  const auto index = connect_tickets::shard_of(ticket);
+  if (!ticket || index >= shards_.size() || !tickets_.is_live(ticket)) return session_error::unknown_session;
+  auto& s = *shards_[index];
+  asio::post(s.io(), [&s, ticket] { s.cancel_connect(ticket); });
+  return {};
+}
+
+bool engine::gather(std::vector<shard_counts>& per_shard) const {
+  bool complete = true;
   const bool threads_finished = live_threads_.load(std::memory_order_acquire) == 0;
   bool on_a_shard_thread = false;
   for (const auto& s : shards_) on_a_shard_thread = on_a_shard_thread || s->runs_on_this_thread();
+  const auto copy_of = [](const shard& s) {
+    shard_counts counts{s.stats(), s.connect_counts()};
+    // Poll mode: what waits for the game, read from any thread.
+    if (const auto* events = s.events()) counts.sessions.event_backlog_bytes = events->bytes_held();
+    return counts;
+  };
   for (const auto& s : shards_) {
-    session_stats copy;
+    auto& copy = per_shard.emplace_back();
     if (threads_finished || s->runs_on_this_thread()) {
-      copy = s->stats();
+      copy = copy_of(*s);
     } else if (on_a_shard_thread) {
-      out.complete = false;  // a handler must not wait on another shard (it may be waiting on us)
+      complete = false;  // a handler must not wait on another shard (it may be waiting on us)
     } else {
-      auto answer = std::make_shared<std::promise<session_stats>>();
+      auto answer = std::make_shared<std::promise<shard_counts>>();
       auto future = answer->get_future();
-      asio::post(s->io(), [answer, &shard = *s] { answer->set_value(shard.stats()); });
+      asio::post(s->io(), [answer, &shard = *s, copy_of] { answer->set_value(copy_of(shard)); });
       if (future.wait_for(std::chrono::seconds{5}) == std::future_status::ready) copy = future.get();
-      else out.complete = false;  // stopping: its loop no longer runs
+      else complete = false;  // stopping: its loop no longer runs
     }
-    if (auto* events = s->events()) copy.event_backlog_bytes = events->bytes_held();
-    out.sessions_per_shard.push_back(copy.sessions_open);
-    out.total += copy;
+  }
+  return complete;
+}
+
+server_stats engine::stats() const {
+  std::vector<shard_counts> per_shard;
+  server_stats out;
+  out.complete = gather(per_shard);
+  for (const auto& copy : per_shard) {
+    out.sessions_per_shard.push_back(copy.sessions.sessions_open);
+    out.total += copy.sessions;
+  }
+  return out;
+}
+
+connector_stats engine::client_stats() const {
+  std::vector<shard_counts> per_shard;
+  connector_stats out;
+  out.complete = gather(per_shard);
+  for (const auto& copy : per_shard) {
+    out.sessions_per_shard.push_back(copy.sessions.sessions_open);
+    out.total += copy.sessions;
+    out.connects += copy.connects;
   }
   return out;
 }

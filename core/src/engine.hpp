@@ -37,8 +37,12 @@ class engine {
   std::error_code send(session_id id, std::span<const std::byte> message);
   std::error_code close(session_id id, std::uint16_t app_code = 0, std::string_view app_reason = {});
   broadcast_result broadcast(std::span<const session_id> to, std::span<const std::byte> message);
-  void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context);
+  /// A connector's connect(): its chain of attempts runs on the next shard in turn. An
+  /// empty ticket once stopped.
+  connect_ticket connect(connect_target target, void* context);
+  std::error_code cancel(connect_ticket ticket);
   [[nodiscard]] server_stats stats() const;
+  [[nodiscard]] connector_stats client_stats() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   /// Poll mode (session_event.hpp): the polling thread takes the shards' events.
   std::size_t poll(event_poller::handler_call call, void* handler, std::size_t max_events);
@@ -56,6 +60,7 @@ class engine {
   [[nodiscard]] lingering_session* find_lingering_on_this_thread(session_id id) const noexcept;
   std::error_code set_user_context(session_id id, void* context) const;
   [[nodiscard]] void* user_context(session_id id) const;
+  std::error_code liveness_in_use(session_id id, effective_liveness& out) const;
 
   // For shards.
   [[nodiscard]] const liveness_config& liveness() const noexcept { return liveness_; }
@@ -74,12 +79,21 @@ class engine {
   bool try_admit() noexcept;
   void try_admit_anyway() noexcept;  // counts a session that is closed at once, to keep counts balanced
   void release_admission() noexcept { open_sessions_.fetch_sub(1, std::memory_order_relaxed); }
+  /// A connect()'s chain is over: cancel() refuses its ticket from now on.
+  void retire_ticket(connect_ticket ticket) { tickets_.retire(ticket); }
 
  private:
   [[nodiscard]] shard* shard_of(session_id id) const noexcept;
   [[nodiscard]] bool off_its_thread(session_id id) const noexcept;
   template <class Answer, class Query>
   std::error_code ask_owner(session_id id, Answer& out, Query query) const;
+  /// A copy of every shard's counters (a post to each, unless called on a shard's
+  /// thread); false when some shard could not be asked (its entry is left empty).
+  struct shard_counts {
+    session_stats sessions;
+    connect_stats connects;
+  };
+  bool gather(std::vector<shard_counts>& per_shard) const;
 
   std::size_t max_sessions_;
   std::size_t shard_count_ = 1;
@@ -100,6 +114,7 @@ class engine {
   std::atomic<bool> stopped_{false};
   std::atomic<unsigned> live_threads_{0};  // worker threads whose loop still runs
   std::atomic<unsigned> next_connect_shard_{0};
+  connect_tickets tickets_;
   std::mutex lifecycle_;  // start/stop/join only, never on a session's path
   bool started_ = false;
   std::uint16_t port_ = 0;

@@ -74,43 +74,6 @@ void session::start_server(time_point now) {
   rearm(now);
 }
 
-void session::start_client(time_point now) {
-  std::error_code ec;
-  socket_.open(client->remote.protocol(), ec);
-  if (!ec && client->local) socket_.bind(*client->local, ec);
-  if (ec) return close_with({close_reason::connect_failed, portable(ec)}, now);
-  stage_deadline_ = now + shard_.connect_timeout();
-  ++pending_handlers_;
-  socket_.async_connect(client->remote, [this](std::error_code connect_ec) {
-    --pending_handlers_;
-    on_connected(connect_ec, shard_.now());
-    handler_done();
-  });
-  rearm(now);
-}
-
-void session::on_connected(std::error_code ec, time_point now) {
-  if (state_ != session_state::connecting) return;
-  if (!ec) socket_.non_blocking(true, ec);
-  if (!ec) ec = apply_session_options(socket_.native_handle(), shard_.backstop());
-  if (ec) return close_with({close_reason::connect_failed, portable(ec)}, now);
-  state_ = session_state::handshaking;
-  stage_deadline_ = now + shard_.config().handshake_timeout;
-  last_heard_ = now;
-  const auto& cfg = shard_.config();
-  auto hello = hello_frame{.heartbeat_interval = cfg.heartbeat_interval, .dead_after = cfg.dead_after};
-  if (resume_ && resume_->attempting) {
-    // Coming back: which session, how much of the server's we have, the oldest of ours we have.
-    hello.resume_token = resume_->token;
-    hello.received = resume_->received;
-    hello.replay_from = resume_->replay.first();
-  }
-  send_frame(hello, now);
-  if (state_ != session_state::handshaking) return;
-  wait_readable();
-  rearm(now);  // from the connect deadline to the handshake deadline
-}
-
 // --- frames ------------------------------------------------------------------------------
 
 bool session::handle_frame(const frame& f, time_point now) {
@@ -210,6 +173,7 @@ void session::on_welcome(const welcome_frame& welcome, time_point now) {
     }
     peer_interval_ = peer_interval;
     suspect_after_ = suspicion_after(peer_interval, dead_after_, shard_.config().suspect_after);
+    liveness_from_welcome_ = true;
   }
   enter_open(now);
 }

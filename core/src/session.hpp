@@ -34,12 +34,13 @@
 // evidence (session_liveness.cpp): bytes waiting unread in the socket are read first.
 //
 // The code is split by concept: session.cpp (lifecycle, handshake, frames),
-// session_close.cpp (why it ended, what the peer is told), session_io.cpp (reading and
-// writing), session_liveness.cpp (deadlines, suspicion, convictions), session_resume.cpp
-// (lingering, resume, replay). All members are touched only on the owning shard's thread.
+// session_connect.cpp (a connector's attempt: lookup, dialling), session_close.cpp (why it
+// ended, what the peer is told), session_io.cpp (reading and writing), session_liveness.cpp
+// (deadlines, suspicion, convictions), session_resume.cpp (lingering, resume, replay). All members are touched only on the owning shard's thread.
 #pragma once
 
 #include "endpoint_conversion.hpp"
+#include "connect_chain.hpp"
 #include "inbound_budget.hpp"
 #include "replay_buffer.hpp"
 
@@ -152,14 +153,27 @@ class session {
   [[nodiscard]] bool was_opened() const noexcept { return opened_; }
   void* user_context = nullptr;
 
-  /// What only a connector's session needs (where to connect and reconnect), kept out of
-  /// line so a server's sessions do not carry it.
+  /// What only a connector's session needs (where to connect, and which connect() it
+  /// belongs to), kept out of line so a server's sessions do not carry it.
   struct client_side {
-    asio::ip::tcp::endpoint remote;
-    std::optional<asio::ip::tcp::endpoint> local;
-    unsigned reconnect_attempt = 0;  ///< failed attempts in a row before this one
+    connect_target target;   ///< as given to connect()
+    connect_ticket chain;    ///< the connect() this attempt belongs to (connect_chain.hpp)
+    /// The address dialled last: once connected, the server's, which a resume dials again
+    /// (the session belongs to that server process: its name is not looked up again).
+    asio::ip::tcp::endpoint remote{};
+    std::vector<asio::ip::tcp::endpoint> candidates{};  ///< the name's addresses, in the resolver's order
+    std::size_t next_candidate = 0;                      ///< the next one to try
+    std::optional<asio::ip::tcp::resolver> resolver{};  ///< made for the lookup of a host name
+    bool looking_up = false;                             ///< the lookup is under way
   };
   std::unique_ptr<client_side> client;
+  /// The liveness this session runs on: a connector's own until its welcome, then its
+  /// server's (connector::liveness).
+  [[nodiscard]] effective_liveness liveness_in_use() const noexcept {
+    return {.heartbeat_interval = heartbeat_interval_, .dead_after = dead_after_,
+            .peer_heartbeat_interval = peer_interval_, .suspect_after = suspect_after_,
+            .from_welcome = liveness_from_welcome_};
+  }
 
   /// Resume state, only on sessions that negotiated it (DESIGN.md §10).
   struct resume_side {
@@ -189,8 +203,13 @@ class session {
     graceful,   // ours to end: a close frame after what is queued, flushed, then FIN
   };
 
-  // session.cpp: lifecycle, handshake, frames; session_close.cpp: closing
+  // session_connect.cpp: a connector's attempt (lookup, dialling each address in turn)
+  void on_resolved(std::error_code ec, const asio::ip::tcp::resolver::results_type& results, time_point now);
+  void dial_next(time_point now);
   void on_connected(std::error_code ec, time_point now);
+  void give_up_connecting(time_point now);
+
+  // session.cpp: lifecycle, handshake, frames; session_close.cpp: closing
   bool handle_frame(const frame& f, time_point now);  // false: stop reading (closed)
   void on_hello(const hello_frame& hello, time_point now);
   void on_welcome(const welcome_frame& welcome, time_point now);
@@ -279,6 +298,7 @@ class session {
   bool resumable_ = false;          // resume negotiated (resume_ is made when first needed)
   bool reading_held_ = false;       // poll mode: not read until the game takes its events (shard::hold_reading)
   bool backlogged_ = false;         // queued bytes rose to watermarks.high, not yet back to low
+  bool liveness_from_welcome_ = false;  // connector: the welcome's H and T replaced the connector's own
   std::uint8_t token_generation_ = 0;  // server: shard::token_generation() when our client's token was issued
   int pending_handlers_ = 0;        // Asio handlers that still hold `this`
   std::uint32_t transport_ = 0;     // generation of socket_: waits of an older one are ignored

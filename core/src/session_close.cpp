@@ -227,6 +227,7 @@ void session::enter_closed() {
   std::error_code ignored;
   if (outbound_sent_ != outbound_.size()) make_close_abortive(socket_.native_handle());  // could not flush: RST
   socket_.close(ignored);  // pending waits complete with operation_aborted
+  if (client && client->resolver) client->resolver->cancel();  // a lookup not yet begun is dropped
   drop_buffers();
   account_memory();
   if (pending_handlers_ == 0) shard_.reclaim_later(*this);

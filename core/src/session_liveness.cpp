@@ -46,7 +46,7 @@ void session::on_deadline(time_point now) {
   const auto& cfg = shard_.config();
   switch (state_) {
     case session_state::connecting:
-      if (now >= stage_deadline_) return close_with({close_reason::connect_failed, std::make_error_code(std::errc::timed_out)}, now);
+      if (now >= stage_deadline_) return give_up_connecting(now);
       break;
     case session_state::handshaking:
       if (now >= stage_deadline_) return close_with({close_reason::handshake_timeout, {}}, now);

@@ -318,12 +318,13 @@ void session::accept_resume_offer(const welcome_frame& welcome) {
   resume_->server_session = welcome.session_id;
 }
 
-// Lingering, a connector dials its server again with a new socket.
+// Lingering, a connector dials its server again with a new socket: the address it was
+// connected to (the session lives in that server process; a name is not looked up again).
 void session::dial_again(time_point now) {
   std::error_code ec;
   socket_ = asio::ip::tcp::socket(shard_.io());
   socket_.open(client->remote.protocol(), ec);
-  if (!ec && client->local) socket_.bind(*client->local, ec);
+  if (!ec && client->target.local) socket_.bind(*client->target.local, ec);
   resume_->attempting = true;
   state_ = session_state::connecting;
   if (ec) return close_with({close_reason::connect_failed, portable(ec)}, now);

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
-#include <random>
 
 namespace lifeline::detail {
 namespace {
@@ -22,21 +21,6 @@ namespace {
 constexpr std::size_t read_buffer_size = 64 * 1024;
 
 }  // namespace
-
-struct shard::reconnect_ticket {
-  shard* owner;
-  asio::ip::tcp::endpoint remote;
-  std::optional<asio::ip::tcp::endpoint> local;
-  void* context;
-  unsigned attempt;
-  std::list<std::unique_ptr<reconnect_ticket>>::iterator self;
-  void on_due(time_point) {
-    auto& s = *owner;
-    s.connect(remote, local, context, attempt);
-    s.reconnects_.erase(self);  // destroys this ticket; the wheel no longer holds it
-  }
-  timer_entry entry = timer_entry::calling<&reconnect_ticket::on_due>(this);
-};
 
 shard::shard(engine& owner, unsigned index, session_role role, std::size_t capacity)
     : engine_(owner),
@@ -103,54 +87,6 @@ void shard::run() {
     std::fprintf(stderr, "lifeline: shard %u stopped by an exception: %s\n", index_, e.what());
     throw;
   }
-}
-
-// --- connecting ----------------------------------------------------------------------------
-
-void shard::connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context,
-                    unsigned attempt) {
-  if (shutting_down_) return;
-  const auto id = slots_.acquire();
-  if (!id) return;  // capacity per shard is max_sessions: admission fails first
-  if (!engine_.try_admit()) {
-    // Report the refusal like any failed attempt, so the caller hears of it.
-    auto& s = adopt(*id, asio::ip::tcp::socket(io_), session_role::client, context);
-    engine_.try_admit_anyway();
-    s.close_with({close_reason::server_full, {}}, now());
-    return;
-  }
-  auto& s = adopt(*id, asio::ip::tcp::socket(io_), session_role::client, context);
-  s.client = std::make_unique<session::client_side>(session::client_side{remote, local, attempt});
-  s.start_client(now());
-}
-
-// The reconnect policy's capped exponential backoff, with jitter, after `attempt` failed
-// attempts in a row (new sessions, and a lingering connector's attempts to resume).
-std::chrono::milliseconds shard::reconnect_delay(unsigned attempt) const {
-  const auto& policy = engine_.reconnect();
-  auto delay = policy.initial_delay;
-  for (unsigned i = 0; i < attempt && delay < policy.max_delay; ++i) delay *= 2;
-  delay = std::min(delay, policy.max_delay);
-  thread_local std::minstd_rand random{std::random_device{}()};
-  std::uniform_real_distribution<double> jitter(1.0 - policy.jitter, 1.0 + policy.jitter);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(delay * jitter(random));
-}
-
-void shard::schedule_reconnect(const session& s) {
-  if (!s.client) return;  // refused before it had an endpoint: nothing to retry
-  const unsigned attempt = s.was_opened() ? 0 : s.client->reconnect_attempt + 1;
-  const auto jittered = reconnect_delay(attempt);
-
-  auto ticket = std::make_unique<reconnect_ticket>();
-  ticket->owner = this;
-  ticket->remote = s.client->remote;
-  ticket->local = s.client->local;
-  ticket->context = s.user_context;
-  ticket->attempt = attempt;
-  auto& entry = ticket->entry;
-  reconnects_.push_back(std::move(ticket));
-  reconnects_.back()->self = std::prev(reconnects_.end());
-  schedule(entry, now() + jittered);
 }
 
 // --- game threads' sends ---------------------------------------------------------------
@@ -333,7 +269,8 @@ void shard::begin_shutdown(std::chrono::milliseconds flush_deadline) {
   std::error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
   accept_retry_.cancel();
-  reconnects_.clear();
+  for (const auto& [ticket, chain] : chains_) engine_.retire_ticket(chain->ticket);  // every connect() is over
+  chains_.clear();                                                                  // waits included
   const auto t = now();
   for (const auto& record : lingering_)  // woken first, so the loop below closes them too
     if (record) (void)wake(record->id);

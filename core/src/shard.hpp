@@ -2,13 +2,15 @@
 //
 // The shard owns everything on its io_context: the sessions (a slab of slots addressed by
 // generation-checked ids), the timer wheel that holds their deadlines, one read buffer
-// shared by all its sessions, one frame encoder, and its counters. Nothing in it is
+// shared by all its sessions, one frame encoder, its counters, and on a connector the
+// connect() calls it runs (connect_chain.hpp). Nothing in it is
 // locked: other threads reach it only by posting to its io_context, and the one thing
 // they may read directly is each slot's live id (an atomic), so that send() from a game
 // thread can refuse a stale id at once.
 #pragma once
 
 #include "event_queue.hpp"
+#include "connect_chain.hpp"
 #include "lingering_session.hpp"
 #include "own_stalls.hpp"
 #include "resume_token.hpp"
@@ -89,6 +91,7 @@ class shard {
   /// Poll mode: this shard's events, on their way to the polling thread (nullptr in
   /// callback mode). The poller consumes them.
   [[nodiscard]] event_queue* events() noexcept { return events_.get(); }
+  [[nodiscard]] const event_queue* events() const noexcept { return events_.get(); }
   /// Poll mode, for the poller after it took events: if the shard held its sessions'
   /// reading because the backlog was full, and the backlog is now under half the limit,
   /// the shard reads them again (one post).
@@ -99,8 +102,12 @@ class shard {
   std::uint16_t listen(const asio::ip::tcp::endpoint& where);
 
   // --- owning shard's thread only ----------------------------------------------------
-  void connect(const asio::ip::tcp::endpoint& remote, std::optional<asio::ip::tcp::endpoint> local, void* context,
-               unsigned attempt);
+  // A connector's connect() calls (connect_chain.hpp, shard_connect.cpp).
+  /// Starts the chain of attempts of the connect() that issued `ticket`.
+  void begin_connect(connect_ticket ticket, connect_target target, void* context);
+  /// cancel(ticket): ends the chain's attempt under way, or its wait, with closed_locally.
+  void cancel_connect(connect_ticket ticket);
+  [[nodiscard]] const connect_stats& connect_counts() const noexcept { return connects_; }
   [[nodiscard]] session* find(session_id id) noexcept;
   // Lingering server sessions are kept as records (lingering_session.hpp, shard_lingering.cpp).
   [[nodiscard]] lingering_session* find_lingering(session_id id) noexcept;
@@ -204,7 +211,10 @@ class shard {
   void arm_tick(time_point at);
   void note_wakeup(time_point due, time_point now);
   void on_tick();
-  void schedule_reconnect(const session& s);
+  void start_attempt(connect_chain& chain);
+  /// A connector's session has ended: what its connect() does next (and the counts).
+  reconnect_plan end_attempt(const session& s);
+  void end_chain(connect_ticket ticket);
   void stop_if_idle();
   void note_token_generation() noexcept;
   template <class F>
@@ -213,7 +223,7 @@ class shard {
   void queue_event(session& s, event_kind kind, Fill&& fill);
   void release_held_readers();
 
-  struct reconnect_ticket;
+  friend struct connect_chain;  // its wait's end starts the next attempt
   // A connection on its way to the session it resumes (maybe on another shard).
   struct resume_handoff {
     int fd = -1;
@@ -265,7 +275,9 @@ class shard {
   send_inbox::batch delivering_;  // the batch being delivered; its buffers are reused
   std::size_t delivered_ = 0;     // how much of it
 
-  std::list<std::unique_ptr<reconnect_ticket>> reconnects_;
+  // A connector's connect() calls not over yet, by ticket, and what they did.
+  std::unordered_map<std::uint64_t, std::unique_ptr<connect_chain>> chains_;
+  connect_stats connects_;
   // Server sessions still handshaking, oldest first (with stale ids of ones that moved on,
   // skipped when met), and how many there are.
   std::deque<session_id> handshakes_;

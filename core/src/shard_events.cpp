@@ -110,19 +110,14 @@ void shard::notify_message(session& s, std::span<const std::byte> payload) {
 
 void shard::notify_closed(session& s) {
   live_ids_[s.id().slot()].store(0, std::memory_order_release);  // stale from now on, for every thread
-  if (role_ == session_role::client && engine_.reconnect().enabled && !shutting_down_) {
-    const auto& why = s.why_closed();
-    const auto r = why.reason;
-    const bool kicked = why.detail == close_code::application && !engine_.reconnect().after_application_close;
-    if (r != close_reason::closed_locally && r != close_reason::shutdown && r != close_reason::handler_error && !kicked)
-      schedule_reconnect(s);
-  }
+  auto why = s.why_closed();
+  if (role_ == session_role::client) why.reconnect = end_attempt(s);  // what its connect() does next
   const bool tell_game = s.was_opened() || role_ == session_role::client;
   if (!tell_game) return;
-  if (events_) return queue_event(s, event_kind::closed, [&](session_event& e) { e.why = s.why_closed(); });
+  if (events_) return queue_event(s, event_kind::closed, [&](session_event& e) { e.why = why; });
   if (const auto& h = engine_.handlers().on_closed) {
     try {
-      h(s.id(), s.why_closed());
+      h(s.id(), why);
     } catch (...) {
       // Already closing; nothing more to take from it.
     }

@@ -67,4 +67,14 @@ session_stats& session_stats::operator+=(const session_stats& o) noexcept {
   return *this;
 }
 
+connect_stats& connect_stats::operator+=(const connect_stats& o) noexcept {
+  attempts += o.attempts;
+  failures += o.failures;
+  resolution_failures += o.resolution_failures;
+  reconnects_scheduled += o.reconnects_scheduled;
+  given_up += o.given_up;
+  cancelled += o.cancelled;
+  return *this;
+}
+
 }  // namespace lifeline

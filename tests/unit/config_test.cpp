@@ -37,6 +37,10 @@ std::string rejection_of(const connector_config& config) {
 TEST_CASE("the default configurations are valid") {
   CHECK(rejection_of(server_config{}) == "accepted");
   CHECK(rejection_of(connector_config{}) == "accepted");
+  connector_config limited;
+  limited.reconnect.enabled = true;
+  limited.reconnect.max_attempts = 3;
+  CHECK(rejection_of(limited) == "accepted");
 }
 
 TEST_CASE("each invalid server field is rejected with a message naming it") {
@@ -110,6 +114,8 @@ TEST_CASE("each invalid connector field is rejected with a message naming it") {
       {"reconnect.initial_delay:", [](connector_config& c) { c.reconnect.initial_delay = 0ms; }},
       {"reconnect.max_delay:", [](connector_config& c) { c.reconnect.max_delay = 1ms; }},
       {"reconnect.jitter:", [](connector_config& c) { c.reconnect.jitter = 1.5; }},
+      // A limit on attempts that never follow would be silently ignored.
+      {"reconnect.max_attempts:", [](connector_config& c) { c.reconnect.max_attempts = 3; }},
       {"liveness.dead_after:", [](connector_config& c) { c.liveness.dead_after = 10ms; }},
       // The server decides how often it beats; a connector setting it would be ignored.
       {"liveness.server_heartbeat_interval:", [](connector_config& c) { c.liveness.server_heartbeat_interval = 5s; }},
@@ -169,6 +175,9 @@ TEST_CASE("every close reason has a stable, distinct name") {
   }
   CHECK(names.size() == 15);
   CHECK(to_string(close_reason::heartbeat_timeout) == "heartbeat_timeout");
+  CHECK(to_string(close_reason::name_not_resolved) == "name_not_resolved");
+  CHECK(static_cast<std::size_t>(close_reason::name_not_resolved) < close_reason_count);
+  CHECK(to_string(reconnect_plan::given_up) == "given_up");
   CHECK(make_error_code(close_reason::peer_reset).message() == "peer_reset");
 }
 

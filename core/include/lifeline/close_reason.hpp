@@ -13,9 +13,10 @@
 // player's session; peer_dropped, peer_reset, heartbeat_timeout, keepalive_timeout,
 // user_timeout, unreachable and slow_frame mean the player's transport died and it may
 // come back (hold its seat); write_stalled, protocol_error and handler_error are worth an
-// alert; server_full, handshake_timeout, admission_refused and connect_failed only ever
-// reach a session the game never saw open (a connector's failed attempt; on a server they
-// are only counted in stats).
+// alert; server_full, handshake_timeout, admission_refused, connect_failed and
+// name_not_resolved only ever reach a session the game never saw open (a connector's failed
+// attempt; on a server they are only counted in stats). On a connector, close_info::reconnect
+// says whether another attempt of the same connect() follows.
 #pragma once
 
 #include <chrono>
@@ -59,6 +60,10 @@ enum class close_reason : std::uint8_t {
                           ///< or dropped, still silent, to make room under a flood of handshakes
   resume_rejected = 22,   ///< never opened, on a server: a connection that asked to resume and was
                           ///< refused (detail: the resume_error). Only counted in stats.
+  name_not_resolved = 23, ///< never opened, connector only: the host name given to connect() did not
+                          ///< resolve to an address (detail: the resolver's error, e.g. host not found,
+                          ///< or timed_out when the lookup outlasted connect_timeout). Local: no close
+                          ///< frame carries it (nothing was connected to tell).
 };
 
 /// One past the largest close_reason value: the size of per-reason counters.
@@ -73,6 +78,18 @@ inline constexpr std::size_t close_reason_count = 32;
 [[nodiscard]] inline std::error_code make_error_code(close_reason r) noexcept {
   return {static_cast<int>(r), close_category()};
 }
+
+/// On a connector, what follows a session's end (close_info::reconnect). A server's
+/// sessions are always `none`.
+enum class reconnect_plan : std::uint8_t {
+  none,       ///< no new attempt: reconnect is off, or the end was the game's doing (close(),
+              ///< cancel(), a handler that threw), a kick (an application close code), or stop()
+  scheduled,  ///< a new attempt of the same connect() follows after the backoff (a new session id)
+  given_up,   ///< reconnect.max_attempts attempts in a row failed: the connector stops trying
+};
+
+/// "none", "scheduled", "given_up", for logs and tests.
+[[nodiscard]] std::string_view to_string(reconnect_plan plan) noexcept;
 
 /// What the game server is told when a session ends: the reason, the underlying error
 /// where there is one (the socket's errno in std::system_category(), or the decoder's
@@ -93,6 +110,10 @@ struct close_info {
   /// reason, a view valid only during on_closed (copy it to keep it).
   std::uint16_t app_code = 0;
   std::string_view app_reason{};
+  /// Connector only: whether the connect() this session came from tries again. Every
+  /// connect() ends with exactly one on_closed whose plan is not `scheduled` (until stop(),
+  /// which ends every chain, waits between attempts included, without another word).
+  reconnect_plan reconnect = reconnect_plan::none;
 };
 
 }  // namespace lifeline

@@ -209,6 +209,9 @@ struct server_config {
   void validate() const;
 };
 
+/// A connector's new attempts after a failed or lost session (a new session, new id, same
+/// connect_ticket and user context), after a capped exponential backoff with jitter. A host
+/// name is looked up again for each attempt (its addresses may have changed).
 struct reconnect_config {
   bool enabled = false;
   milliseconds initial_delay{100};
@@ -217,13 +220,27 @@ struct reconnect_config {
   /// A server's game that closes a session with an application code (a kick, a ban) means
   /// it: no new attempt follows, unless this is set.
   bool after_application_close = false;
+  /// Attempts of one connect() that may fail in a row (the first one included) before the
+  /// connector gives up: the last one's on_closed says reconnect_plan::given_up. A session
+  /// that opened starts the count again. 0: no limit (try until cancel(), close() or
+  /// stop()). Only with `enabled` (without it, each connect() makes one attempt).
+  unsigned max_attempts = 0;
 };
 
 struct connector_config {
   unsigned worker_threads = 1;
   std::size_t max_sessions = 20'000;
+  /// An attempt's lookup of a host name (if connect() was given one) and its TCP connect
+  /// must both be done within this; the handshake then has liveness.handshake_timeout.
   milliseconds connect_timeout{5000};
   reconnect_config reconnect;
+  /// Validated here, and used until a session's welcome arrives: from then on the session
+  /// follows its server's heartbeat_interval and dead_after (and the server's own beat
+  /// rate), which replace these silently, so that one server holds all its clients to one
+  /// policy. connector::liveness() tells what a session runs on. What stays the
+  /// connector's own: handshake_timeout, suspect_after (when it lies within the server's
+  /// wait), the kernel backstop (derived from this dead_after), the limits and resume's
+  /// replay_bytes.
   liveness_config liveness;
 
   /// Throws std::invalid_argument naming the first invalid field.
@@ -264,5 +281,16 @@ struct applied_watermarks {
   std::size_t low = 0;
 };
 [[nodiscard]] applied_watermarks derive_watermarks(const liveness_config& config) noexcept;
+/// The liveness one connector session actually runs on (connector::liveness): the
+/// connector's own settings until its welcome, the server's from then on.
+struct effective_liveness {
+  milliseconds heartbeat_interval{0};       ///< a beat goes out after this long without a send
+  milliseconds dead_after{0};               ///< the server is dead after this long unheard
+  milliseconds peer_heartbeat_interval{0};  ///< how often the server beats when quiet
+  milliseconds suspect_after{0};            ///< the server is suspect after this long unheard
+  /// True once the welcome's settings replaced the connector's own; false before it, or
+  /// when the welcome's made no sense (then the connector's own stay).
+  bool from_welcome = false;
+};
 
 }  // namespace lifeline

@@ -1,5 +1,8 @@
 // lifeline/stats.hpp — what a server or connector has done, as a snapshot.
 //
+// server::stats() answers a server_stats, connector::stats() a connector_stats: the same
+// session counters, and for a connector what its connect() calls did (connect_stats).
+//
 // Each shard counts for itself, without locks or atomics on its hot path; stats() asks
 // every shard for a copy (a post to each) and adds them up, so it costs one round trip
 // per shard. From a handler it includes only the calling shard (see `complete`).
@@ -91,6 +94,34 @@ struct server_stats {
   std::vector<std::uint64_t> sessions_per_shard;
   /// False when some shard could not be asked: stats() called from a handler counts only
   /// its own shard (a handler never waits on another shard), or a shard was stopping.
+  bool complete = true;
+};
+
+/// What a connector's connect() calls did. A resumed session's own dials (a lingering
+/// session coming back, DESIGN.md §10) are not attempts here: they are counted as resumes.
+struct connect_stats {
+  /// New sessions dialled: each connect()'s first attempt and every reconnect (a lookup
+  /// and a TCP connect, then the handshake).
+  std::uint64_t attempts = 0;
+  /// Attempts that ended without opening, for any reason but the game's own close()
+  /// or cancel() and stop() (connect_failed, name_not_resolved, handshake_timeout,
+  /// server_full, ...).
+  std::uint64_t failures = 0;
+  /// Of those, host names that did not resolve (close reason name_not_resolved).
+  std::uint64_t resolution_failures = 0;
+  std::uint64_t reconnects_scheduled = 0;  ///< on_closed told reconnect_plan::scheduled
+  std::uint64_t given_up = 0;              ///< connect() chains ended by reconnect.max_attempts
+  std::uint64_t cancelled = 0;             ///< connect() chains ended by cancel()
+
+  connect_stats& operator+=(const connect_stats& other) noexcept;
+};
+
+struct connector_stats {
+  session_stats total;
+  connect_stats connects;
+  std::vector<std::uint64_t> sessions_per_shard;
+  /// As server_stats::complete: false when stats() ran in a handler (only its own shard
+  /// counted) or a shard was stopping.
   bool complete = true;
 };
 
