@@ -289,8 +289,33 @@ void session::send_frame(const frame& f, time_point now, bool within_limit_check
   queue_bytes(bytes, now);
 }
 
-// Appends encoded frames to the write queue and writes what the socket takes.
+// Appends encoded frames to the write queue and writes what the socket takes. With
+// nothing queued before them (the common case: a socket with room), they are written
+// straight from where they were encoded, and only what the socket did not take is
+// queued: no write queue is allocated for a frame the kernel takes at once.
 void session::queue_bytes(std::span<const std::byte> bytes, time_point now) {
+  auto& stats = shard_.counters();
+  if (outbound_sent_ == outbound_.size() && !write_waiting_ && is_open()) {
+    std::error_code ec;
+    const auto n = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (!ec) {
+      last_sent_ = now;
+      sent_since_heard_ = true;
+      ++stats.frames_sent;
+      stats.bytes_sent += bytes.size();
+      if (n == bytes.size()) return;
+      bytes = bytes.subspan(n);  // the rest waits in the queue, below
+      outbound_.clear();
+      outbound_sent_ = 0;
+      write_progress_ = now;
+      outbound_.insert(outbound_.end(), bytes.begin(), bytes.end());
+      publish_unsent(static_cast<std::ptrdiff_t>(bytes.size()));
+      flush(now);  // would block: waits for writability under the write-stall deadline
+      account_memory();
+      return;
+    }
+    // would_block, or an error: the queue's path below meets it again and deals with it.
+  }
   if (outbound_sent_ == outbound_.size()) {
     outbound_.clear();
     outbound_sent_ = 0;
@@ -305,7 +330,6 @@ void session::queue_bytes(std::span<const std::byte> bytes, time_point now) {
   publish_unsent(static_cast<std::ptrdiff_t>(bytes.size()));
   last_sent_ = now;
   sent_since_heard_ = true;
-  auto& stats = shard_.counters();
   ++stats.frames_sent;
   stats.bytes_sent += bytes.size();
   if (!write_waiting_) flush(now);

@@ -89,6 +89,8 @@ TEST_CASE("a lingering session keeps its context and what the game sends it, fro
   std::vector<std::string> heard;
   for (const auto& [id, text] : client_log.messages()) heard.push_back(text);
   CHECK(heard == std::vector<std::string>{"1 from a game thread", "2 from a handler", "3 from a game thread"});
+  // The replay may reach the client before the server's on_resumed has run.
+  REQUIRE(server_log.wait_until([&] { return server_log.count_unlocked("resumed") == 1; }));
   CHECK(server_log.story_of(lingering) == "opened transport_lost resumed");
   REQUIRE(ask("after resume", 3));
 

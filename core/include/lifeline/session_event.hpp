@@ -16,7 +16,11 @@
 // liveness_config::event_backlog_limit bytes, that worker stops reading from its sessions
 // (their TCP windows push back on their peers; bytes waiting in a socket count as hearing
 // the peer, so nobody is convicted for the game's pause) until poll() has taken half.
-// Closes, opens and the other events are never held back.
+// Closes, opens and the other events are never held back. A peer that keeps sending into
+// a window shut that long gives up from its side: a lifeline connector after its
+// write_stall_timeout, its kernel after TCP_USER_TIMEOUT (2 × dead_after by default); the
+// default limit (64 MiB) holds minutes of ordinary game input, so only a game that has
+// stopped for good gets there.
 //
 // Order: a session's events arrive in the order they happened, exactly once (they come
 // from its one worker); events of different sessions interleave.
