@@ -83,7 +83,7 @@ int run_clients(std::uint16_t port, std::size_t sessions) {
   while (::read(STDIN_FILENO, &byte, 1) > 0) {
   }
   client.stop(std::chrono::milliseconds{0});
-  std::printf("client received %llu messages\n", static_cast<unsigned long long>(received.load()));
+  std::fprintf(stderr, "client: %llu messages received\n", static_cast<unsigned long long>(received.load()));
   return 0;
 }
 
@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   unsigned windows = 4;
   unsigned client_processes = 2;
   bool client_role = false;
+  bool check = false;
   std::uint16_t client_port = 0;
   app.add_option("--sessions", sessions, "sessions to send to (clamped to what the descriptor limit allows)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{19'000}));
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
   app.add_option("--windows", windows, "windows, alternating broadcast and singles (even: as many of each)")
       ->check(CLI::Range(2u, 100u));
   app.add_option("--client-processes", client_processes, "processes the sessions' clients run in")->check(CLI::Range(1u, 16u));
+  app.add_flag("--check", check, "exit 1 unless every session was open and every message was queued and sent");
   app.add_flag("--client", client_role, "(internal) run as a client process");
   app.add_option("--port", client_port, "(internal) the server's port, for --client");
   CLI11_PARSE(app, argc, argv);
@@ -164,11 +166,10 @@ int main(int argc, char** argv) {
   }
   const auto opening_deadline = clock_type::now() + 120s;
   while (opened.load() < sessions && clock_type::now() < opening_deadline && !stop_requested) {
-    std::printf("\ropening sessions: %zu of %zu", opened.load(), sessions);
-    std::fflush(stdout);
+    std::fprintf(stderr, "\ropening sessions: %zu of %zu", opened.load(), sessions);
     std::this_thread::sleep_for(500ms);
   }
-  std::printf("\ropening sessions: %zu of %zu\n", opened.load(), sessions);
+  std::fprintf(stderr, "\ropening sessions: %zu of %zu\n", opened.load(), sessions);
   const auto members = std::min(opened.load(), sessions);
   ids.resize(members);
 
@@ -226,8 +227,22 @@ int main(int argc, char** argv) {
     std::printf("broadcast / singles: process CPU %.2fx, game thread CPU %.2fx, allocations %.3fx\n", sums[0][0] / sums[1][0],
                 sums[0][1] / sums[1][1], sums[0][2] / std::max(sums[1][2], 1e-9));
   }
+  // Every message queued was written: the server's frames sent cover every tick's members.
+  std::size_t ticks = 0, refused = 0;
+  for (const auto& r : results) {
+    ticks += r.ticks;
+    refused += r.refused;
+  }
+  const auto sent = game.stats().total.frames_sent;
+  const bool all_there = members == sessions && refused == 0 && sent >= ticks * members;
+  std::printf("frames sent %llu for %zu ticks x %zu sessions; refused %zu\n", static_cast<unsigned long long>(sent), ticks,
+              members, refused);
   for (auto& [pid, pipe] : clients) ::close(pipe);  // the clients stop when their stdin closes
   for (auto& [pid, pipe] : clients) ::waitpid(pid, nullptr, 0);
   game.stop();
+  if (check && !all_there) {
+    std::fprintf(stderr, "check failed: not every session opened, or not every message was sent\n");
+    return 1;
+  }
   return 0;
 }

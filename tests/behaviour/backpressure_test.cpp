@@ -111,7 +111,7 @@ TEST_CASE("stop() under a backlog of game-thread sends returns within a few flus
     if (e.why.reason != close_reason::shutdown) MESSAGE("closed " << to_string(e.why.reason) << ": " << e.why.detail.message());
 }
 
-TEST_CASE("a slow reader makes the session unwritable at watermarks.high and writable again at watermarks.low, once each") {
+TEST_CASE("a slow reader makes the session unwritable at watermarks.high and writable again at watermarks.low, each crossing told once") {
   auto config = fast_server(1);
   config.liveness.write_queue_limit = 512 * 1024;
   config.liveness.watermarks = {.high = 64 * 1024, .low = 16 * 1024};
@@ -142,11 +142,14 @@ TEST_CASE("a slow reader makes the session unwritable at watermarks.high and wri
   const std::string message(4 * 1024, 'w');
   for (int i = 0; i < 8; ++i) REQUIRE(game.send(id, bytes_of(message)) == std::error_code{});
   CHECK_FALSE(poll_until([&] { std::lock_guard lock(mutex); return !changes.empty(); }, 200ms));
-  // From a game thread, 4 KiB at a time as fast as send() takes them, until it refuses
-  // (the kernel's send buffer takes the first few hundred KiB at its own pace).
-  const auto until_full = clock::now() + 10s;
-  while (clock::now() < until_full && !game.send(id, bytes_of(message))) {
-  }
+  // From a game thread, 4 KiB a millisecond, until the game hears the session is not
+  // writable: the kernel's send buffer fills first (it grows to a few MiB), then the queue.
+  const auto until_full = clock::now() + 20s;
+  const auto heard_yet = [&] {
+    std::lock_guard lock(mutex);
+    return !changes.empty();
+  };
+  while (clock::now() < until_full && !game.send(id, bytes_of(message)) && !heard_yet()) std::this_thread::sleep_for(1ms);
   REQUIRE(changed(1));
   std::size_t queued = 0;
   REQUIRE(game.queued_bytes(id, queued) == std::error_code{});
