@@ -186,7 +186,7 @@ evidence_rules derive_evidence_rules(const liveness_config& c) noexcept {
 
 applied_watermarks derive_watermarks(const liveness_config& config) noexcept {
   applied_watermarks out;
-  out.high = config.watermarks.high.value_or(config.write_queue_limit / 4);
+  out.high = config.watermarks.high.value_or(std::min<std::size_t>(64 * 1024, config.write_queue_limit / 4));
   out.low = out.high == 0 ? 0 : config.watermarks.low.value_or(out.high / 4);
   return out;
 }

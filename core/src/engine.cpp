@@ -350,15 +350,17 @@ std::error_code engine::close(session_id id, std::uint16_t app_code, std::string
   auto* s = shard_of(id);
   if (s == nullptr || !s->is_live(id)) return session_error::unknown_session;
   // The reason travels in the close frame: bounded, so a frame always holds it.
-  std::string reason(app_reason.substr(0, max_app_reason_bytes));
-  const auto close_now = [s, id, app_code, reason = std::move(reason)] {
+  const auto reason = app_reason.substr(0, max_app_reason_bytes);
+  if (s->runs_on_this_thread()) {
     close_info why{close_reason::closed_locally, {}};
     why.app_code = app_code;
     why.app_reason = reason;
     if (auto* target = s->wake(id)) target->close_with(why, s->now());
-  };
-  if (s->runs_on_this_thread()) close_now();
-  else asio::post(s->io(), close_now);
+  } else {
+    // Through the inbox, behind this thread's sends: "send a farewell, then close" must
+    // deliver the farewell (a post of its own could overtake a drain under way).
+    s->close_from_another_thread(id, app_code, reason);
+  }
   return {};
 }
 

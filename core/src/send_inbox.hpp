@@ -16,7 +16,10 @@
 // In the same queue as single messages, so a game thread's sends and broadcasts reach a
 // session in the order it made them.
 //
-// push(), push_group() and clear() from any thread; take() on the owning shard's thread.
+// A game thread's close() waits here too, behind that thread's sends to the session.
+//
+// push(), push_group(), push_close() and clear() from any thread; take() on the owning
+// shard's thread.
 #pragma once
 
 #include <lifeline/session_id.hpp>
@@ -26,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,6 +41,10 @@ class send_inbox {
     session_id to;       // empty: a group (offset is its index in groups)
     std::size_t offset;
     std::size_t size;
+    /// A close of `to` (close(id, app_code, reason)), not a message: the bytes are its
+    /// reason. Behind the messages sent before it, so "send, then close" says it all first.
+    bool close = false;
+    std::uint16_t app_code = 0;
   };
   struct group {
     std::shared_ptr<const std::byte[]> message;  // shared by every shard the broadcast reaches
@@ -78,6 +86,18 @@ class send_inbox {
     waiting_.bytes.insert(waiting_.bytes.end(), message.begin(), message.end());  // first: if it throws, no item points past it
     waiting_.items.push_back({to, offset, message.size()});
     // What the memory budget counts is what is held: the arena's capacity, not its size.
+    bytes_waiting_.store(waiting_.memory(), std::memory_order_relaxed);
+    return !std::exchange(drain_posted_, true);
+  }
+
+  /// Appends a close of session `to` behind what is already waiting for it. True as push().
+  /// Any thread.
+  bool push_close(session_id to, std::uint16_t app_code, std::string_view reason) {
+    std::lock_guard lock(mutex_);
+    const auto offset = waiting_.bytes.size();
+    const auto* first = reinterpret_cast<const std::byte*>(reason.data());
+    waiting_.bytes.insert(waiting_.bytes.end(), first, first + reason.size());
+    waiting_.items.push_back({to, offset, reason.size(), true, app_code});
     bytes_waiting_.store(waiting_.memory(), std::memory_order_relaxed);
     return !std::exchange(drain_posted_, true);
   }

@@ -163,6 +163,7 @@ void session::shed_transport() {
   released_at_ = time_point::max();
   conviction_deferred_ = false;
   inbound_ = inbound_budget{};
+  backlogged_ = false;  // its queue is gone: a resumed session starts writable, unannounced
   account_memory();
 }
 

@@ -113,6 +113,14 @@ void shard::deliver_waiting_sends() {
       deliver_to_members(delivering_.members(m), delivering_.message(m), t);
       continue;
     }
+    if (m.close) {  // after what the same thread sent before it
+      const auto reason = delivering_.message(m);
+      close_info why{close_reason::closed_locally, {}};
+      why.app_code = m.app_code;
+      why.app_reason = {reinterpret_cast<const char*>(reason.data()), reason.size()};
+      if (auto* target = wake(m.to)) target->close_with(why, t);
+      continue;
+    }
     // The session counts what it queues, as it queues it.
     pending_[m.to.slot()].fetch_sub(m.size + max_data_frame_overhead, std::memory_order_relaxed);
     if (!engine_.is_running()) continue;  // stop(): what is still waiting is dropped
@@ -123,6 +131,10 @@ void shard::deliver_waiting_sends() {
   }
   if (delivered_ < delivering_.items.size() || inbox_.more_after_drain())
     asio::post(io_, [this] { deliver_waiting_sends(); });  // the rest after the others' turn
+}
+
+void shard::close_from_another_thread(session_id id, std::uint16_t app_code, std::string_view reason) {
+  if (inbox_.push_close(id, app_code, reason)) asio::post(io_, [this] { deliver_waiting_sends(); });
 }
 
 void shard::send_group_from_another_thread(std::span<const session_id> to, std::shared_ptr<const std::byte[]> message,

@@ -74,6 +74,8 @@ class shard {
   }
   /// Queues a game thread's message for session `to` (the caller checked bytes_pending).
   void send_from_another_thread(session_id to, std::span<const std::byte> message);
+  /// Closes session `id` once the messages game threads sent it before are queued.
+  void close_from_another_thread(session_id id, std::uint16_t app_code, std::string_view reason);
   /// Queues one shared message for each of `to` (sessions of this shard; the caller
   /// checked their bytes_pending), behind the game threads' earlier messages.
   void send_group_from_another_thread(std::span<const session_id> to, std::shared_ptr<const std::byte[]> message,

@@ -64,6 +64,8 @@ void shard::release_held_readers() {
 // --- both ------------------------------------------------------------------------------------
 
 void shard::writability_changed(session& s, bool writable) {
+  // Only an open session's: a lingering one has no queue, and resumes writable.
+  if (!s.is_open()) return;
   if (events_) return queue_event(s, event_kind::writability_changed, [&](session_event& e) { e.writable = writable; });
   if (!engine_.handlers().on_writability_changed) return;
   // Not from inside the send() or the write that crossed the mark: after it.

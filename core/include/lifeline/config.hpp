@@ -88,10 +88,12 @@ struct resume_config {
 /// session (server::queued_bytes: sent and not yet written to its socket) rise to `high`,
 /// the game hears on_writability_changed(id, false); when they fall back to `low`,
 /// on_writability_changed(id, true). A game sending state at a fixed rate skips states for
-/// a session that is not writable, and sends the latest when it is again. Each crossing
-/// costs one post to the session's shard; nothing is done per message.
+/// a session that is not writable, and sends the latest when it is again (a few states'
+/// worth is a good `high` for such a game). Each crossing costs one post to the session's
+/// shard; nothing is done per message. A session whose transport dies is not told: it
+/// resumes writable.
 struct write_watermarks {
-  std::optional<std::size_t> high;  ///< at most write_queue_limit; default write_queue_limit / 4; 0: off
+  std::optional<std::size_t> high;  ///< at most write_queue_limit; default 64 KiB (or write_queue_limit / 4 if less); 0: off
   std::optional<std::size_t> low;   ///< below high; default high / 4
 };
 

@@ -119,7 +119,7 @@ class connector {
   std::size_t poll(Handler&& handle, std::size_t max_events = SIZE_MAX) {
     return poll_with(
         [](void* h, const session_event& e) { (*static_cast<std::remove_reference_t<Handler>*>(h))(e); },
-        static_cast<void*>(std::addressof(handle)), max_events);
+        const_cast<void*>(static_cast<const void*>(std::addressof(handle))), max_events);
   }
   /// As server's: the owning shard's thread in callback mode, the polling thread in poll mode.
   std::error_code set_user_context(session_id id, void* context);

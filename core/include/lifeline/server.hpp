@@ -107,7 +107,7 @@ class server {
   std::size_t poll(Handler&& handle, std::size_t max_events = SIZE_MAX) {
     return poll_with(
         [](void* h, const session_event& e) { (*static_cast<std::remove_reference_t<Handler>*>(h))(e); },
-        static_cast<void*>(std::addressof(handle)), max_events);
+        const_cast<void*>(static_cast<const void*>(std::addressof(handle))), max_events);
   }
 
   /// Per-session game context. In callback mode on the owning shard's thread only (inside
