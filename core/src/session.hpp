@@ -35,8 +35,9 @@
 //
 // The code is split by concept: session.cpp (lifecycle, handshake, frames),
 // session_connect.cpp (a connector's attempt: lookup, dialling), session_close.cpp (why it
-// ended, what the peer is told), session_io.cpp (reading and writing), session_liveness.cpp
-// (deadlines, suspicion, convictions), session_resume.cpp (lingering, resume, replay). All members are touched only on the owning shard's thread.
+// ended, what the peer is told), session_io.cpp (reading), session_write.cpp (writing),
+// session_liveness.cpp (deadlines, suspicion, convictions), session_resume.cpp (lingering,
+// resume, replay). All members are touched only on the owning shard's thread.
 #pragma once
 
 #include "endpoint_conversion.hpp"
@@ -226,7 +227,7 @@ class session {
   [[nodiscard]] close_info reason_for_peer_close(close_code code) const noexcept;
   void handler_done();
 
-  // session_io.cpp: reading and writing
+  // session_io.cpp: reading; session_write.cpp: writing
   enum class read_outcome : std::uint8_t { drained, more_waiting, paused, stopped };
   void wait_readable();
   void on_readable(std::error_code ec);

@@ -395,29 +395,3 @@ TEST_CASE("connections spread over the shards and each session keeps its user co
   CHECK(stats.sessions_per_shard[1] > 0);
   CHECK(stats.total.sessions_open == 40);
 }
-
-TEST_CASE("a game thread that sends and then closes delivers every message before the close") {
-  // Four sessions, twenty rounds: each round a game thread sends 50 messages to each and
-  // closes it at once. Every message must reach the peer before its session ends (a close
-  // posted on its own used to overtake the sends still waiting for the shard).
-  session_log server_log, client_log;
-  server game(fast_server(2), server_log.handlers());
-  game.start();
-  auto client_config = fast_connector();
-  client_config.worker_threads = 2;
-  connector client(client_config, client_log.handlers());
-  client.start();
-  constexpr int rounds = 20, sessions = 4, messages = 50;
-  for (int round = 0; round < rounds; ++round) {
-    const auto opened_before = server_log.opened().size();
-    for (int i = 0; i < sessions; ++i) client.connect({.address = "127.0.0.1", .port = game.port()});
-    REQUIRE(server_log.wait_opened(opened_before + sessions));
-    const auto all = server_log.opened();
-    for (auto it = all.begin() + static_cast<std::ptrdiff_t>(opened_before); it != all.end(); ++it) {
-      for (int m = 0; m < messages; ++m) REQUIRE(game.send(*it, bytes_of("m" + std::to_string(m))) == std::error_code{});
-      REQUIRE(game.close(*it) == std::error_code{});
-    }
-  }
-  REQUIRE(client_log.wait_closed(rounds * sessions));
-  CHECK(client_log.messages().size() == static_cast<std::size_t>(rounds * sessions * messages));
-}
