@@ -118,7 +118,7 @@ TEST_CASE("a connector reaches a server on 127.0.0.1 by the name localhost") {
   CHECK(connects.resolution_failures == 0);
 }
 
-TEST_CASE("a name that does not resolve ends the attempt with name_not_resolved; each reconnect looks it up again") {
+TEST_CASE("a name that does not resolve ends the attempt with name_not_resolved, each reconnect looks it up again") {
   session_log log;
   SUBCASE("without reconnect: one attempt, reconnect_plan none") {
     connector client(fast_connector(), log.handlers());

@@ -92,7 +92,7 @@ TEST_CASE("IPv6 sessions report IPv6 addresses") {
   CHECK(at_server.local == at_client.remote);
 }
 
-TEST_CASE("owning-thread calls answer wrong_thread from a game thread; any-thread calls answer there") {
+TEST_CASE("owning-thread calls answer wrong_thread from a game thread, any-thread calls answer there") {
   session_log log;
   server game(fast_server(1), log.handlers());
   game.start();

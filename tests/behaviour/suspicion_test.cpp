@@ -39,7 +39,7 @@ std::vector<std::string> events_of(const session_log& log, session_id id) {
 
 }  // namespace
 
-TEST_CASE("a peer silent past suspect_after is sent an urgent beat and reported suspect; answering makes it recovered") {
+TEST_CASE("a peer silent past suspect_after is sent an urgent beat and reported suspect, answering makes it recovered") {
   auto config = fast_server();
   config.liveness.dead_after = 1000ms;  // suspect at 550 ms: 450 ms to answer on a loaded machine
   const auto suspect_after = (config.liveness.heartbeat_interval + config.liveness.dead_after) / 2;  // the default

@@ -115,7 +115,7 @@ TEST_CASE("poll mode delivers every event once, in order per session, with its c
   CHECK(game.poll([](const session_event&) {}) == 0);
 }
 
-TEST_CASE("in poll mode the context belongs to the polling thread; poll() refuses a second consumer and callback mode") {
+TEST_CASE("in poll mode the context belongs to the polling thread, poll() refuses a second consumer and callback mode") {
   server game(fast_server(1), polled_events);
   game.start();
   session_log client_log;

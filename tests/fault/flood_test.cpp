@@ -52,7 +52,7 @@ class flooder {
 
 }  // namespace
 
-TEST_CASE("a peer flooding beats is closed as rate_exceeded and told so; a connector beside it is untouched") {
+TEST_CASE("a peer flooding beats is closed as rate_exceeded and told so, a connector beside it is untouched") {
   auto config = fast_server(1);
   session_log log, client_log;
   server game(config, log.handlers());

@@ -31,7 +31,7 @@ std::vector<std::byte> unfinished_frame(std::size_t body_bytes) {
 
 }  // namespace
 
-TEST_CASE("past buffer_budget the sessions holding the most are closed as memory_budget; a small holder is not") {
+TEST_CASE("past buffer_budget the sessions holding the most are closed as memory_budget, a small holder is not") {
   auto config = fast_server(1);
   config.liveness.buffer_budget = 2 * 1024 * 1024;  // 2 MiB
   config.liveness.frame_timeout = 10s;              // only the budget acts here

@@ -33,7 +33,7 @@ TEST_CASE("a peer within its rate is never over, however long it keeps it up") {
   for (int i = 0; i < 10'000; ++i) CHECK_FALSE(policy.spend_frame(b, t0 + i * 10ms, false, 1s, no_credit));
 }
 
-TEST_CASE("a burst of up to one burst's worth at once is within; one frame more is over") {
+TEST_CASE("a burst of up to one burst's worth at once is within, one frame more is over") {
   const inbound_policy policy(limits(100, 0));  // 10 ms a frame, 1 s burst: 100 at once
   inbound_budget b;
   for (int i = 0; i < 100; ++i) CHECK_FALSE(policy.spend_frame(b, t0, false, 1s, no_credit));

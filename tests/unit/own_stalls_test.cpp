@@ -13,7 +13,7 @@ namespace {
 const time_point t0{std::chrono::hours{1}};
 }
 
-TEST_CASE("a wake-up later than the threshold is a stall; one within it is not") {
+TEST_CASE("a wake-up later than the threshold is a stall, one within it is not") {
   stall_record stalls(100ms);
   CHECK_FALSE(stalls.note_wakeup(t0, t0 + 100ms, 0ms));
   CHECK(stalls.note_wakeup(t0 + 1s, t0 + 1s + 101ms, 0ms));
